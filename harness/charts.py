@@ -1,0 +1,215 @@
+"""PNG charts beside the report: speedup vs workers, serial speed vs baseline, warm-up curves.
+
+Deterministic: the Agg renderer, matplotlib's default style (no user matplotlibrc), fixed
+colours and sizes, sorted inputs and no PNG metadata (no version, no date), so identical input
+gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import matplotlib.style
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from harness import stats
+from harness.analysis import NOT_SPEED_KINDS, PARALLEL_MODES, WAIT_KINDS, Analysis
+
+DPI = 100
+COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+          "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")  # fmt: skip
+SERIAL_CHART = "serial-vs-baseline.png"
+WARMUP_CHART = "warmup.png"
+
+
+def speedup_chart_name(workload: str) -> str:
+    """File name of a workload's speedup chart."""
+    return f"speedup-{re.sub(r'[^A-Za-z0-9_.-]+', '_', workload)}.png"
+
+
+def runtime_colors(a: Analysis) -> dict[str, str]:
+    """One fixed colour per runtime, by its position in the report's runtime order."""
+    return {rid: COLORS[i % len(COLORS)] for i, rid in enumerate(a.runtime_ids)}
+
+
+def write_charts(a: Analysis, out_dir: Path) -> dict[str, str]:
+    """Write every chart that has data; returns {"speedup:<workload>"|"serial"|"warmup": name}."""
+    written = {}
+    with matplotlib.style.context("default"):
+        for workload in a.workloads:
+            name = speedup_chart_name(workload)
+            if _speedup_chart(a, workload, out_dir / name):
+                written[f"speedup:{workload}"] = name
+        if _serial_chart(a, out_dir / SERIAL_CHART):
+            written["serial"] = SERIAL_CHART
+        if _warmup_chart(a, out_dir / WARMUP_CHART):
+            written["warmup"] = WARMUP_CHART
+    return written
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Figure, path: Path) -> None:
+    fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
+
+
+def _speedup_chart(a: Analysis, workload: str, path: Path) -> bool:
+    modes = [
+        m for m in PARALLEL_MODES if any(k[1] == workload and k[2] == m for k in a.speedups)
+    ]
+    if not modes:
+        return False
+    colors = runtime_colors(a)
+    kind = a.kinds.get(workload)
+    fig = _figure(4.0 * len(modes) + 0.6, 3.9)
+    axes = fig.subplots(1, len(modes), squeeze=False)[0]
+    all_ns = sorted({k[3] for k in a.speedups if k[1] == workload})
+    xs = np.array(sorted({1, *all_ns}), dtype=float)
+    for ax, mode in zip(axes, modes, strict=True):
+        ax.plot(xs, xs, linestyle="--", color="#999999", label="ideal (N×)")
+        if kind not in WAIT_KINDS and a.cpus:
+            ceiling = np.minimum(xs, a.cpus)
+            ax.plot(xs, ceiling, linestyle=":", color="black", label=f"ceiling ({a.cpus} cores)")
+        ax.axhline(1.0, color="#cccccc", linewidth=0.8)
+        ids = [rid for rid in a.runtime_ids if (rid, workload, mode) in _rwm(a)]
+        for i, rid in enumerate(ids):
+            points = sorted((k[3], s) for k, s in a.speedups.items() if k[:3] == (rid, workload, mode))
+            nudge = 2 ** ((i - (len(ids) - 1) / 2) * 0.03)
+            x = np.array([n for n, _ in points], dtype=float) * nudge
+            y = np.array([s.comparison.ratio for _, s in points])
+            low = np.array([_nan0(s.comparison.ci_low, s.comparison.ratio) for _, s in points])
+            high = np.array([_nan0(s.comparison.ci_high, s.comparison.ratio) for _, s in points])
+            ax.errorbar(x, y, yerr=[y - low, high - y], color=colors[rid], capsize=3,
+                        linewidth=1.5, label=rid, zorder=3)  # fmt: skip
+            filled = np.array([s.comparison.significant for _, s in points])
+            ax.scatter(x[filled], y[filled], color=colors[rid], zorder=4, s=28)
+            ax.scatter(x[~filled], y[~filled], facecolor="white", edgecolor=colors[rid],
+                       zorder=4, s=28)  # fmt: skip
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(xs, [str(int(n)) for n in xs])
+        ax.minorticks_off()
+        ax.set_xlabel(f"N ({mode})")
+        ax.set_ylim(bottom=0)
+        ax.set_title(f"{workload}: {mode} vs serial")
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("speedup over serial (×)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), fontsize=8)
+    fig.text(0.99, 0.99, "hollow marker = not significant", ha="right", va="top", fontsize=7,
+             color="#666666")  # fmt: skip
+    _save(fig, path)
+    return True
+
+
+def _rwm(a: Analysis) -> set[tuple[str, str, str]]:
+    return {k[:3] for k in a.speedups}
+
+
+def _nan0(value: float, fallback: float) -> float:
+    return fallback if math.isnan(value) else value
+
+
+def _serial_chart(a: Analysis, path: Path) -> bool:
+    if not a.serial_vs_baseline:
+        return False
+    colors = runtime_colors(a)
+    ids = [rid for rid in a.runtime_ids if any(k[0] == rid for k in a.serial_vs_baseline)]
+    groups = ["geomean"] + sorted({w for _, w in a.serial_vs_baseline})
+    fig = _figure(7.5, 1.0 + 0.32 * len(groups) * len(ids))
+    ax = fig.subplots()
+    height = 0.8 / len(ids)
+    for i, rid in enumerate(ids):
+        ys, values, lows, highs, hatches = [], [], [], [], []
+        for g, group in enumerate(groups):
+            if group == "geomean":
+                e = a.serial_geomean.get(rid)
+                if e is None:
+                    continue
+                value, low, high, sig = e.value, e.ci_low, e.ci_high, True
+            else:
+                found = a.serial_vs_baseline.get((rid, group))
+                if found is None:
+                    continue
+                c = found[1]
+                value, low, high, sig = c.ratio, c.ci_low, c.ci_high, c.significant
+            ys.append(len(groups) - 1 - g + (len(ids) - 1 - i - (len(ids) - 1) / 2) * height)
+            values.append(value)
+            lows.append(_nan0(low, value))
+            highs.append(_nan0(high, value))
+            hatches.append("" if sig else "//")
+        v = np.array(values)
+        bars = ax.barh(ys, v - 1, left=1, height=height * 0.9, color=colors[rid], label=rid,
+                       xerr=[v - np.array(lows), np.array(highs) - v], capsize=2)  # fmt: skip
+        for bar, hatch in zip(bars, hatches, strict=True):
+            bar.set_hatch(hatch)
+            if hatch:
+                bar.set_alpha(0.55)
+        for y, value, high in zip(ys, values, highs, strict=True):
+            ax.text(max(high, value, 1.0) * 1.06, y, f"{value:.2f}×", va="center", fontsize=7)
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_yticks(range(len(groups)), list(reversed(groups)))
+    ax.set_xlabel(f"serial speed relative to {a.baseline} (log scale; > 1 = faster)")
+    ax.set_title(f"Single-thread speed vs {a.baseline} (hatched = not significant)")
+    lo, hi = ax.get_xlim()
+    ax.set_xlim(lo, hi * 1.6)
+    ax.grid(True, axis="x", which="both", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    _save(fig, path)
+    return True
+
+
+def _warmup_chart(a: Analysis, path: Path) -> bool:
+    workloads = sorted({w for (_, w) in a.warmup_cells if a.kinds.get(w) not in NOT_SPEED_KINDS})
+    if not workloads:
+        return False
+    colors = runtime_colors(a)
+    cols = min(2, len(workloads))
+    rows = math.ceil(len(workloads) / cols)
+    fig = _figure(5.0 * cols, 3.2 * rows + 0.5)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax, workload in zip(axes, workloads, strict=False):
+        for rid in a.runtime_ids:
+            used = a.warmup_cells.get((rid, workload))
+            if used is None:
+                continue
+            mode, n = used
+            df = a.df
+            rows_ = df[(df["runtime"] == rid) & (df["workload"] == workload)
+                       & (df["mode"] == mode) & (df["workers"] == n) & df["ok"].astype(bool)]  # fmt: skip
+            steady = stats.steady(rows_)["wall_s"]
+            if not len(steady):
+                continue
+            rel = rows_["wall_s"].to_numpy(dtype=float) / float(np.median(steady))
+            reps = rows_["rep"].to_numpy(dtype=int)
+            warm = rows_["warmup"].astype(bool).to_numpy()
+            ax.plot(reps, rel, color=colors[rid], label=rid, linewidth=1.5)
+            ax.scatter(reps[warm], rel[warm], facecolor="white", edgecolor=colors[rid], zorder=3)
+            ax.scatter(reps[~warm], rel[~warm], color=colors[rid], zorder=3, s=16)
+        ax.axhline(1.0, color="#999999", linewidth=0.8, linestyle="--")
+        ax.set_title(f"{workload}: first cell run ({_first_label(a, workload)})", fontsize=9)
+        ax.set_xlabel("repetition (0 = cold)")
+        ax.set_ylabel("time / steady median")
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+    for ax in axes[len(workloads):]:
+        ax.set_visible(False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), fontsize=8)
+    fig.suptitle("Warm-up: each repetition relative to the steady state (hollow = warm-up rep)",
+                 fontsize=10)  # fmt: skip
+    _save(fig, path)
+    return True
+
+
+def _first_label(a: Analysis, workload: str) -> str:
+    used = sorted({v for (_, w), v in a.warmup_cells.items() if w == workload})
+    return ", ".join(f"{mode} N={n}" for mode, n in used)

@@ -1,0 +1,187 @@
+"""`python -m harness <command>`: main() parses, typed _main() does the work (tests call it)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from harness.compare import EXIT_INTERRUPTED, CompareOptions, Interrupted, compare
+from harness.errors import GilbenchError
+from harness.progress import Display, result_line
+
+ROOT = Path(__file__).resolve().parent.parent
+EXIT_ERROR = 2
+EXIT_REGRESSION = 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m harness",
+        description="gilbench: how Python runtimes behave under threads and processes, measured.",
+    )
+    parser.add_argument("--root", type=Path, default=ROOT, help="project root (default: here)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and results")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    runtimes = commands.add_parser("runtimes", help="list runtimes, image status and probes")
+    runtimes.add_argument("--json", action="store_true", help="machine-readable output")
+
+    images = commands.add_parser("images", help="build missing or outdated runtime images")
+    images.add_argument("--runtimes", default="", help="space/comma separated runtime ids")
+
+    for name, helptext in (
+        ("compare", "build what is missing, run a suite, write results and the report"),
+        ("nightly", "compare with the nightly suite, then update the history"),
+    ):
+        sub = commands.add_parser(name, help=helptext)
+        sub.add_argument("--suite", default="nightly" if name == "nightly" else "default")
+        sub.add_argument("--runtimes", default="", help="space/comma separated runtime ids")
+        sub.add_argument("--backend", choices=("docker", "local"), default="docker")
+        sub.add_argument("--local", action="append", default=[], metavar="NAME=COMMAND",
+                         help="host interpreter for --backend local (repeatable)")
+        sub.add_argument("--cpuset", help="CPUs to pin containers to (default: all)")
+        sub.add_argument("--reports", type=Path, default=None, help="reports folder")
+        sub.add_argument("--no-build", action="store_true", help="never build images")
+        sub.add_argument("--baseline", default="cpython-3.13", help="runtime to compare against")
+        if name == "compare":
+            sub.add_argument("--resume", metavar="RUN_ID", help="finish an interrupted run")
+        else:
+            sub.add_argument("--fail-on-regression", action="store_true",
+                             help=f"exit {EXIT_REGRESSION} when a regression is flagged")
+
+    report = commands.add_parser("report", help="regenerate a run's report from its raw files")
+    report.add_argument("run_dir", type=Path)
+    report.add_argument("--baseline", default=None)
+
+    history = commands.add_parser("history", help="rebuild reports/history.md from run folders")
+    history.add_argument("--reports", type=Path, default=None)
+    history.add_argument("--fail-on-regression", action="store_true")
+
+    clean = commands.add_parser("clean", help="remove harness containers (and images)")
+    clean.add_argument("--images", action="store_true", help="also remove gilbench images")
+    return parser
+
+
+def _ids(text: str) -> tuple[str, ...]:
+    return tuple(part for part in text.replace(",", " ").split() if part)
+
+
+def _main(args: argparse.Namespace, display: Display) -> int:
+    root: Path = args.root
+    reports = getattr(args, "reports", None) or root / "reports"
+    if args.command == "runtimes":
+        return _runtimes(root, args.json)
+    if args.command == "images":
+        return _images(root, _ids(args.runtimes), display)
+    if args.command in ("compare", "nightly"):
+        options = CompareOptions(
+            suite=args.suite,
+            runtimes=_ids(args.runtimes),
+            backend=args.backend,
+            local=tuple(args.local),
+            cpuset=args.cpuset,
+            reports_dir=reports,
+            resume=getattr(args, "resume", None),
+            build=not args.no_build,
+            baseline=args.baseline,
+            command=os.environ.get("GILBENCH_COMMAND")
+            or "python -m harness " + shlex.join(sys.argv[1:]),
+        )
+        run_dir = compare(root, options, display)
+        report_path = _report(run_dir, reports, args.baseline)
+        display.info(f"raw results: {run_dir / 'results.jsonl'}")
+        result_line(str(report_path))
+        if args.command == "nightly":
+            return _history(reports, args.fail_on_regression)
+        return 0
+    if args.command == "report":
+        result_line(str(_report(args.run_dir, args.run_dir.parent.parent, args.baseline)))
+        return 0
+    if args.command == "history":
+        return _history(reports, args.fail_on_regression)
+    if args.command == "clean":
+        return _clean(args.images, display)
+    raise AssertionError(args.command)
+
+
+def _report(run_dir: Path, reports: Path, baseline: str | None) -> Path:
+    from harness.report import write_latest, write_report
+
+    path = write_report(run_dir, baseline=baseline)
+    if reports.resolve() == run_dir.resolve().parent.parent:
+        write_latest(run_dir, reports)
+    return path
+
+
+def _history(reports: Path, fail_on_regression: bool) -> int:
+    from harness.history import write_history
+
+    result = write_history(reports)
+    result_line(str(result.path))
+    if result.regressions:
+        print(f"{len(result.regressions)} regression(s) flagged, see {result.path}", file=sys.stderr)
+        if fail_on_regression:
+            return EXIT_REGRESSION
+    return 0
+
+
+def _runtimes(root: Path, as_json: bool) -> int:
+    from harness.runtime_table import runtime_rows, render_rows
+
+    rows = runtime_rows(root)
+    if as_json:
+        result_line(json.dumps(rows, indent=2, sort_keys=True))
+    else:
+        result_line(render_rows(rows))
+    return 0
+
+
+def _images(root: Path, wanted: tuple[str, ...], display: Display) -> int:
+    from harness.backends.docker import DockerBackend
+    from harness.images import ensure_images
+    from harness.runtimes import load_registry, select
+
+    runtimes = select(load_registry(root), list(wanted), "RUNTIMES/--runtimes")
+    statuses = ensure_images(DockerBackend(), root, runtimes, display.info, display.build_line)
+    built = [s.runtime_id for s in statuses.values() if s.action == "built"]
+    if not built:
+        display.info("nothing to build: every image is up to date with its recipe")
+    failed = [s for s in statuses.values() if s.state == "failed"]
+    for status in statuses.values():
+        if status.state in ("failed", "unavailable"):
+            display.warn(f"{status.runtime_id} {status.state}: {str(status.reason).splitlines()[0]}")
+    return 1 if failed else 0
+
+
+def _clean(images: bool, display: Display) -> int:
+    from harness.backends.docker import DockerBackend
+
+    backend = DockerBackend()
+    removed = backend.sweep()
+    display.info(f"removed {removed} harness container(s)")
+    if images:
+        for ref in backend.managed_images():
+            backend.remove_image(ref)
+            display.info(f"removed image {ref}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: one clear line on errors, 130 on Ctrl-C with the resume command."""
+    args = _parser().parse_args(argv)
+    display = Display(quiet=args.quiet)
+    try:
+        return _main(args, display)
+    except Interrupted as exc:
+        display.warn(str(exc))
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        display.warn("interrupted")
+        return EXIT_INTERRUPTED
+    except GilbenchError as exc:
+        print(f"gilbench: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR

@@ -1,0 +1,333 @@
+"""`make compare`: suite + registry -> images -> the run matrix -> results -> report.
+
+A pipeline of small steps (nox style): anything that fails for one runtime or cell becomes a
+record with its reason, and the rest goes on. Raw results are on disk before any aggregation.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.backends.base import Backend, ExecRequest
+from harness.backends.docker import DockerBackend
+from harness.backends.local import LocalBackend
+from harness.config import Suite, WorkloadPlan, load_suite
+from harness.environment import (
+    cpu_model,
+    cpuset_size,
+    engine_is_local,
+    harness_revision,
+    iso,
+    local_host,
+    new_run_id,
+    utc_now,
+)
+from harness.errors import ConfigError, GilbenchError
+from harness.images import ImageStatus, ensure_images, image_status
+from harness.progress import Display
+from harness.results import (
+    RESULTS_FILE,
+    SCHEMA_VERSION,
+    append_record,
+    iter_records,
+    read_meta,
+    write_meta,
+)
+from harness.run import (
+    Cell,
+    GroupRunner,
+    completed_cells,
+    failed_runtime_records,
+    idle_timeout,
+    plan_groups,
+    set_aside_partial,
+)
+from harness.runtimes import Runtime, load_registry, select
+
+DEFAULT_BASELINE = "cpython-3.13"
+EXIT_INTERRUPTED = 130
+
+
+class Interrupted(GilbenchError):
+    """Ctrl-C: what was measured is kept; the message says how to resume."""
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    """Everything `python -m harness compare` takes."""
+
+    suite: str = "default"
+    runtimes: tuple[str, ...] = ()
+    backend: str = "docker"
+    local: tuple[str, ...] = ()  # NAME=COMMAND for the local backend
+    cpuset: str | None = None
+    reports_dir: Path = Path("reports")
+    resume: str | None = None
+    build: bool = True
+    baseline: str = DEFAULT_BASELINE
+    command: str = ""
+
+
+@dataclass
+class RunState:
+    """The run being made: its folder, suite, runtimes and their statuses."""
+
+    run_id: str
+    run_dir: Path
+    suite: Suite
+    runtimes: list[Runtime]
+    statuses: dict[str, ImageStatus] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def compare(root: Path, options: CompareOptions, display: Display) -> Path:
+    """Run a comparison end to end; returns the run folder. Raises Interrupted on Ctrl-C."""
+    started = time.monotonic()
+    backend = _backend(root, options)
+    state = _resume_state(root, options) if options.resume else _new_state(root, options)
+    state.run_dir.mkdir(parents=True, exist_ok=True)
+    if isinstance(backend, DockerBackend):
+        swept = backend.sweep()
+        if swept:
+            display.warn(f"removed {swept} container(s) left by an earlier run")
+    state.statuses = _prepare_runtimes(backend, root, state, options, display)
+    state.meta = _initial_meta(root, backend, state, options)
+    write_meta(state.run_dir, state.meta)
+    try:
+        _run_matrix(backend, state, options, display)
+    except KeyboardInterrupt:
+        _finish_meta(state, "interrupted", started)
+        raise Interrupted(
+            f"interrupted: what was measured is kept in {state.run_dir}; finish it with "
+            f"`python -m harness compare --resume {state.run_id}`"
+        ) from None
+    _finish_meta(state, "complete", started)
+    return state.run_dir
+
+
+# -- set-up ------------------------------------------------------------------------------------
+
+
+def _backend(root: Path, options: CompareOptions) -> Backend:
+    if options.backend == "docker":
+        return DockerBackend()
+    if options.backend == "local":
+        return LocalBackend(local_interpreters(options.local), root / "workloads")
+    raise ConfigError(f"--backend: expected docker or local, got {options.backend!r}")
+
+
+def local_interpreters(specs: tuple[str, ...]) -> dict[str, list[str]]:
+    """`NAME=COMMAND` pairs (default: this interpreter as `local-python`)."""
+    if not specs:
+        return {"local-python": [sys.executable]}
+    parsed = {}
+    for spec in specs:
+        name, sep, command = spec.partition("=")
+        if not sep or not name or not command.strip():
+            raise ConfigError(f"--local {spec!r}: expected NAME=COMMAND, e.g. pypy=/usr/bin/pypy3")
+        parsed[name] = shlex.split(command)
+    return parsed
+
+
+def _new_state(root: Path, options: CompareOptions) -> RunState:
+    suite = load_suite(root, options.suite)
+    moment = utc_now()
+    run_id = new_run_id(suite.name, moment)
+    runtimes = _select_runtimes(root, options, suite)
+    return RunState(run_id, options.reports_dir / "runs" / run_id, suite, runtimes)
+
+
+def _select_runtimes(root: Path, options: CompareOptions, suite: Suite) -> list[Runtime]:
+    if options.backend == "local":
+        return [_local_runtime(name) for name in local_interpreters(options.local)]
+    wanted = list(options.runtimes) or list(suite.runtimes)
+    source = "RUNTIMES/--runtimes" if options.runtimes else f"suite {suite.name}: runtimes"
+    return select(load_registry(root), wanted, source)
+
+
+def _local_runtime(name: str) -> Runtime:
+    return Runtime(
+        id=name, family="local", image="", dockerfile="", context="", build_args={},
+        expected_gil=None, warmups=1, description="host interpreter (not containerised)",
+    )
+
+
+def _resume_state(root: Path, options: CompareOptions) -> RunState:
+    run_dir = options.reports_dir / "runs" / str(options.resume)
+    meta = read_meta(run_dir)
+    suite = suite_from_meta(meta["suite"], f"{run_dir}/meta.json")
+    ids = list(meta.get("runtimes", {}))
+    if options.backend == "local":
+        runtimes = [_local_runtime(name) for name in ids]
+    else:
+        runtimes = select(load_registry(root), ids, f"{run_dir}/meta.json: runtimes")
+    return RunState(meta["run_id"], run_dir, suite, runtimes, meta=meta)
+
+
+def suite_from_meta(data: dict[str, Any], source: str) -> Suite:
+    """The suite exactly as an earlier attempt ran it (for --resume)."""
+    try:
+        plans = tuple(
+            WorkloadPlan(
+                name=w["name"], kind=w["kind"], size=int(w["size"]), modes=tuple(w["modes"]),
+                workers=tuple(w["workers"]), reps=int(w["reps"]), warmups=w.get("warmups"),
+            )
+            for w in data["workloads"]
+        )
+        return Suite(
+            name=data["name"], description=data.get("description", ""), workloads=plans,
+            reps=int(data["reps"]), warmups=data.get("warmups"),
+            warmups_by_family=dict(data.get("warmups_by_family", {})),
+            timeout_s=int(data["timeout_s"]), memory=data["memory"],
+            runtimes=tuple(data.get("runtimes", [])),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: suite: cannot be read back ({exc!r})") from None
+
+
+def _prepare_runtimes(
+    backend: Backend, root: Path, state: RunState, options: CompareOptions, display: Display
+) -> dict[str, ImageStatus]:
+    if isinstance(backend, DockerBackend):
+        if options.build:
+            return ensure_images(backend, root, state.runtimes, display.info, display.build_line)
+        return {rt.id: image_status(backend, root, rt) for rt in state.runtimes}
+    return {rt.id: _probe_local(backend, rt) for rt in state.runtimes}
+
+
+def _probe_local(backend: Backend, runtime: Runtime) -> ImageStatus:
+    lines: list[str] = []
+    outcome = backend.execute(
+        ExecRequest(runtime.id, "", ("probe.py",), idle_timeout_s=120, total_timeout_s=120),
+        lines.append,
+    )
+    try:
+        probe = json.loads(lines[-1]) if outcome.ok and lines else None
+    except json.JSONDecodeError:
+        probe = None
+    if probe is None:
+        reason = f"the probe failed: {outcome.timed_out or outcome.exit_code}: {outcome.stderr_tail}"
+        return ImageStatus(runtime.id, "", "failed", reason=reason)
+    return ImageStatus(runtime.id, "", "built", probe=probe, action="probed")
+
+
+def _initial_meta(
+    root: Path, backend: Backend, state: RunState, options: CompareOptions
+) -> dict[str, Any]:
+    if isinstance(backend, DockerBackend):
+        host = backend.host_info()
+        host["cpu_model"] = cpu_model() if engine_is_local() else "unknown (remote engine)"
+        docker_info: dict[str, Any] | None = backend.engine_info()
+        cpuset = options.cpuset or f"0-{int(host['cores']) - 1}"
+    else:
+        host, docker_info, cpuset = local_host(), None, None
+    previous = state.meta
+    return {
+        "schema": SCHEMA_VERSION,
+        "run_id": state.run_id,
+        "status": "running",
+        "suite": state.suite.as_dict(),
+        "backend": backend.name,
+        "containerised": backend.containerised,
+        "command": previous.get("command") or options.command,
+        "baseline": options.baseline,
+        "host": host,
+        "docker": docker_info,
+        "harness_revision": harness_revision(root),
+        "cpuset": cpuset,
+        "cpus": cpuset_size(cpuset) if cpuset else host.get("cores"),
+        "memory_limit": state.suite.memory if backend.containerised else None,
+        "started_at": previous.get("started_at") or iso(utc_now()),
+        "finished_at": None,
+        "wall_total_s": previous.get("wall_total_s"),
+        "attempts": int(previous.get("attempts", 0)) + 1,
+        "runtimes": {rt.id: _runtime_meta(rt, state.statuses[rt.id]) for rt in state.runtimes},
+    }
+
+
+def _runtime_meta(runtime: Runtime, status: ImageStatus) -> dict[str, Any]:
+    return {
+        "family": runtime.family,
+        "description": runtime.description,
+        "expected_gil": runtime.expected_gil,
+        "gil_twin": runtime.gil_twin,
+        "image": runtime.image or None,
+        "image_id": status.image_id,
+        "recipe_hash": status.recipe_hash,
+        "available": status.available,
+        "state": status.state,
+        "reason": status.reason,
+        "probe": status.probe,
+    }
+
+
+# -- the matrix --------------------------------------------------------------------------------
+
+
+def _run_matrix(backend: Backend, state: RunState, options: CompareOptions, display: Display) -> None:
+    results = state.run_dir / RESULTS_FILE
+    groups = plan_groups(state.suite, state.runtimes)
+    done = completed_cells(results, groups)
+    moved = set_aside_partial(state.run_dir, done)
+    if moved:
+        display.info(f"resume: {moved} record(s) of unfinished cells set aside in "
+                     "results.partial.jsonl; those cells run again")
+    for runtime in state.runtimes:
+        status = state.statuses[runtime.id]
+        if status.available:
+            continue
+        lost = [g for g in groups if g.runtime.id == runtime.id]
+        for record in failed_runtime_records(
+            state.run_id, backend.name, lost, f"runtime {status.state}: {status.reason}"
+        ):
+            if Cell(record.runtime, record.workload, record.mode, record.workers) not in done:
+                append_record(results, record)
+    runnable = [g for g in groups if state.statuses[g.runtime.id].available]
+    total = sum(1 for g in runnable for c in g.cells if c not in done)
+
+    def label(cell: Cell) -> str:
+        return f"{cell.runtime} {cell.workload} {cell.mode} x{cell.workers}"
+
+    def on_done(cell: Cell, record: Any) -> None:
+        outcome = "ok" if record.ok else ("n/a: " if record.unsupported else "FAILED: ") + str(
+            record.error
+        ).splitlines()[0][:120]
+        display.cell_done(label(cell), outcome)
+
+    runner = GroupRunner(
+        backend, state.run_id, results,
+        idle_timeout_s=idle_timeout(state.suite),
+        total_timeout_s=float(state.suite.timeout_s),
+        memory=state.suite.memory,
+        cpuset=state.meta.get("cpuset"),
+        on_cell_done=on_done,
+        on_cell_start=lambda cell: display.cell_started(label(cell)),
+    )
+    display.start_cells(total)
+    try:
+        for group in runnable:
+            runner.run(group, done)
+            write_meta(state.run_dir, state.meta)
+    finally:
+        display.stop_cells()
+
+
+def _finish_meta(state: RunState, status: str, started: float) -> None:
+    results = state.run_dir / RESULTS_FILE
+    workload_wall = 0.0
+    if results.is_file():
+        workload_wall = sum(r.wall_s or 0.0 for r in iter_records(results) if r.ok)
+    previous_total = float(state.meta.get("wall_total_s") or 0.0)
+    state.meta.update(
+        status=status,
+        finished_at=iso(utc_now()),
+        wall_total_s=round(previous_total + time.monotonic() - started, 3),
+        workload_wall_s=round(workload_wall, 3),
+    )
+    write_meta(state.run_dir, state.meta)

@@ -1,0 +1,22 @@
+"""Errors the harness reports to users as one clear line (no traceback)."""
+
+
+class GilbenchError(Exception):
+    """Base class: the message is complete and names the file/field and what is expected."""
+
+
+class ConfigError(GilbenchError):
+    """A suite file, the compose registry or a command-line value is wrong."""
+
+
+class BackendUnavailable(GilbenchError):
+    """The execution backend cannot be used at all (e.g. Docker is not reachable)."""
+
+
+class RuntimeUnavailable(GilbenchError):
+    """One runtime cannot be built or run here; the message says exactly why (asv's
+    EnvironmentUnavailable): the report shows it, the rest of the comparison goes on."""
+
+
+class ImageBuildError(GilbenchError):
+    """An image build failed; the message ends with the last lines of the build log."""

@@ -1,0 +1,141 @@
+"""History charts: one PNG per machine x workload, serial time and speedup over the nights.
+
+Byte-identical for identical input: Agg backend, fixed ordering and colours, no timestamps
+or software tag in the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from harness.history_flags import REGRESSION, Change, Comparison  # noqa: E402
+from harness.history_store import Night, SeriesKey  # noqa: E402
+
+STYLES = {"serial": "-", "threads": "-", "processes": "--", "asyncio": ":"}
+PALETTE = plt.get_cmap("tab10").colors
+
+
+def night_label(night: Night, unique_dates: bool) -> str:
+    """``11-24`` (or ``11-24 23:00`` when two nights share a date); status if not complete."""
+    stamp = night.started_at
+    label = stamp[5:10] if unique_dates else f"{stamp[5:10]} {stamp[11:16]}"
+    return label if night.complete else f"{label}\n{night.status}"
+
+
+def labels_for(nights: Sequence[Night]) -> list[str]:
+    unique = len({n.started_at[:10] for n in nights}) == len(nights)
+    return [night_label(n, unique) for n in nights]
+
+
+def write_chart(
+    path: Path,
+    title: str,
+    nights: Sequence[Night],
+    keys: Sequence[SeriesKey],
+    colours: Mapping[str, str],
+    comparisons: Mapping[SeriesKey, Comparison],
+    changes: Sequence[Change],
+) -> None:
+    """Serial time (left) and speedup (right) per runtime over ``nights`` (oldest first)."""
+    fig, (ax_time, ax_speed) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=100)
+    x_of = {night.run_id: x for x, night in enumerate(nights)}
+    for x, night in enumerate(nights):
+        if not night.complete:
+            for ax in (ax_time, ax_speed):
+                ax.axvspan(x - 0.4, x + 0.4, color="0.9", zorder=0)
+    for change in changes:
+        if change.runtime is None and change.run_id in x_of:
+            for ax in (ax_time, ax_speed):
+                ax.axvline(x_of[change.run_id] - 0.5, color="0.5", linestyle="--", linewidth=0.8)
+    for key in keys:
+        ax = ax_speed if key.is_speedup else ax_time
+        xs, mid, low, high = [], [], [], []
+        for x, night in enumerate(nights):
+            samples = night.samples.get(key)
+            if night.complete and samples:
+                q1, q2, q3 = np.percentile(samples, [25, 50, 75])
+                xs.append(x)
+                mid.append(q2)
+                low.append(q2 - q1)
+                high.append(q3 - q2)
+        if not xs:
+            continue
+        colour = colours[key.runtime]
+        label = key.runtime if not key.is_speedup else f"{key.runtime} {key.metric} x{key.workers}"
+        ax.errorbar(
+            xs,
+            mid,
+            yerr=[low, high],
+            color=colour,
+            linestyle=STYLES.get(key.metric, "-"),
+            marker="o",
+            markersize=3.5,
+            linewidth=1.3,
+            capsize=2,
+            label=label,
+        )
+        for change in changes:
+            if change.runtime == key.runtime and x_of.get(change.run_id) in xs:
+                x = x_of[change.run_id]
+                ax.plot(
+                    [x],
+                    [mid[xs.index(x)]],
+                    marker="D",
+                    markersize=9,
+                    color=colour,
+                    markerfacecolor="none",
+                    linestyle="none",
+                )
+        flag = comparisons.get(key)
+        if flag is not None and flag.flagged and flag.run_id in x_of:
+            ring = "#d62728" if flag.verdict == REGRESSION else "#2ca02c"
+            ax.plot(
+                [x_of[flag.run_id]],
+                [flag.newest],
+                marker="o",
+                markersize=13,
+                color=ring,
+                markerfacecolor="none",
+                markeredgewidth=2,
+                linestyle="none",
+            )
+    labels = labels_for(nights)
+    for ax, ylabel in (
+        (ax_time, "serial wall s (median, IQR)"),
+        (ax_speed, "speedup T_serial / T_parallel"),
+    ):
+        ax.set_xticks(range(len(nights)))
+        ax.set_xticklabels(labels, fontsize=7, rotation=0 if len(nights) <= 10 else 60)
+        ax.set_xlim(-0.6, len(nights) - 0.4)
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.grid(True, axis="y", color="0.9", linewidth=0.6)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6.5, loc="best", frameon=False)
+    for ax in (ax_time, ax_speed):
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.08)  # room for the rings and diamonds
+    ax_speed.axhline(1.0, color="0.6", linestyle=":", linewidth=0.8)
+    ax_time.set_title("serial time (lower is better)", fontsize=9)
+    ax_speed.set_title("speedup (higher is better)", fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    fig.text(
+        0.5,
+        0.005,
+        "ring: flagged newest night (red regression, green improvement); "
+        "diamond: runtime changed; dashed line: host changed; grey band: incomplete night",
+        ha="center",
+        fontsize=6.5,
+        color="0.35",
+    )
+    fig.subplots_adjust(left=0.06, right=0.99, top=0.86, bottom=0.17, wspace=0.18)
+    tmp = path.with_name(path.name + ".tmp")
+    fig.savefig(tmp, format="png", metadata={"Software": None})
+    plt.close(fig)
+    tmp.replace(path)

@@ -1,0 +1,638 @@
+"""The run's markdown report (``report.md`` + PNGs in the run folder) and ``reports/latest.md``.
+
+Everything comes from ``results.jsonl`` + ``meta.json``; same input, byte-identical output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness import charts, stats
+from harness import formatting as f
+from harness.analysis import (
+    LATENCY_KINDS,
+    LATENCY_METRIC,
+    NOT_SPEED_KINDS,
+    PARALLEL_MODES,
+    Analysis,
+    RuntimeInfo,
+    Speedup,
+    analyse,
+)
+from harness import verdicts as v
+
+REPORT_FILE = "report.md"
+LATEST_FILE = "latest.md"
+FAILURES_HEADING = "Failed, unsupported and unavailable cells"
+MODE_ORDER = ("serial", *PARALLEL_MODES)
+
+
+def write_report(run_dir: Path, baseline: str | None = None) -> Path:
+    """Write ``report.md`` and its PNG charts into ``run_dir``; returns the report's path.
+
+    ``baseline`` defaults to meta.json's ``baseline``, else ``cpython-3.13``.
+    """
+    run_dir = Path(run_dir)
+    a = analyse(run_dir, baseline)
+    images = charts.write_charts(a, run_dir)
+    path = run_dir / REPORT_FILE
+    path.write_text(render(a, images), encoding="utf-8")
+    return path
+
+
+def write_latest(run_dir: Path, reports_dir: Path) -> Path:
+    """Write ``reports_dir/latest.md``: the run's report with its relative links pointing into
+    the run folder (``runs/<run-id>/...``). Generates the report first if it is missing."""
+    run_dir = Path(run_dir)
+    source = run_dir / REPORT_FILE
+    if not source.is_file():
+        write_report(run_dir)
+    prefix = Path(os.path.relpath(run_dir.resolve(), Path(reports_dir).resolve())).as_posix()
+    text = relink(source.read_text(encoding="utf-8"), prefix)
+    target = Path(reports_dir) / LATEST_FILE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
+_LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)\)")
+
+
+def relink(markdown: str, prefix: str) -> str:
+    """Prefix every relative link target (not ``#anchor``, absolute or ``scheme://``)."""
+
+    def fix(match: re.Match[str]) -> str:
+        target = match.group(2)
+        if target.startswith(("#", "/")) or "://" in target or target.startswith("mailto:"):
+            return match.group(0)
+        return f"{match.group(1)}{prefix}/{target})"
+
+    return _LINK.sub(fix, markdown)
+
+
+def render(a: Analysis, images: dict[str, str]) -> str:
+    """The whole report as markdown."""
+    parts = [
+        _headline(a),
+        _how_to_read(a),
+        _verdicts(a),
+        _at_a_glance(a),
+        _scaling(a, images),
+        _serial(a, images),
+        _free_threading(a),
+        _convoy(a),
+        _warmup(a, images),
+        _failures(a),
+        _environment(a),
+        _reproduce(a),
+    ]
+    text = "\n\n".join(p.strip("\n") for p in parts if p)
+    return text + "\n"
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
+    """A markdown table via pandas/tabulate; cells are pre-formatted strings."""
+    frame = pd.DataFrame([[f.cell_text(x) for x in row] for row in rows], columns=list(headers))
+    return frame.to_markdown(index=False, disable_numparse=True)
+
+
+def anchor(heading: str) -> str:
+    """GitHub's anchor for a heading."""
+    slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+    return f"#{slug}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _time_span(meta: dict[str, Any]) -> str:
+    start = str(meta.get("started_at") or "")
+    end = str(meta.get("finished_at") or "")
+    if not start:
+        return "date unknown"
+    s_date, _, s_time = start.rstrip("Z").partition("T")
+    e_date, _, e_time = end.rstrip("Z").partition("T")
+    if not end:
+        return f"{s_date} {s_time[:5]} UTC"
+    if e_date == s_date:
+        return f"{s_date} {s_time[:5]}–{e_time[:5]} UTC"
+    return f"{s_date} {s_time[:5]} – {e_date} {e_time[:5]} UTC"
+
+
+def gil_label(info: RuntimeInfo) -> str:
+    """The probed GIL state in words (no GIL notion on the JVM and .NET)."""
+    if info.gil_enabled is None:
+        label = {
+            "jython": "no GIL (JVM)",
+            "ironpython": "no GIL (.NET)",
+            "pypy": "GIL (PyPy; not probeable)",
+        }.get(info.implementation or "", "unknown")
+    else:
+        label = "GIL on" if info.gil_enabled else "GIL off (free-threaded)"
+        if info.expected_gil is not None and info.expected_gil != info.gil_enabled:
+            label += f" ⚠️ expected {'on' if info.expected_gil else 'off'}"
+    return label
+
+
+def _cell_status(row: dict[str, Any] | None) -> str:
+    if row is None:
+        return f.DASH
+    status = row["status"]
+    if status == "unsupported":
+        return f"{v.NA} n/a"
+    if status == "failed":
+        return f"{v.FAILED} failed"
+    if status == "inconclusive":
+        return f"{v.INCONCLUSIVE} {_plural(int(row['n']), 'sample')}"
+    return ""
+
+
+def _significance(c: stats.Comparison) -> str:
+    if not c.testable:
+        return f"untestable ({c.n_a}+{c.n_b})"
+    mark = "✔" if c.significant else "n.s."
+    return f"{mark} p_adj={c.p_adjusted:.3f}, δ={c.effect:+.2f}".replace("p_adj=0.000", "p_adj<0.001")
+
+
+def _ratio_ci(c: stats.Comparison) -> str:
+    return f"{f.times(c.ratio)} ({f.interval(c.ci_low, c.ci_high)})"
+
+
+def _beyond(a: Analysis, s: Speedup) -> str:
+    return " (N > cores)" if a.cpus and s.workers > a.cpus and s.ceiling < s.workers else ""
+
+
+# --- sections ---------------------------------------------------------------------------------
+
+
+def _headline(a: Analysis) -> str:
+    meta = a.meta
+    host = meta.get("host") or {}
+    suite = (meta.get("suite") or {}).get("name", "?")
+    backend = meta.get("backend") or _first_value(a.df, "backend") or "?"
+    if backend == "local":
+        where = "**local: not containerised** (host interpreters, no cpuset pinning)"
+    else:
+        where = f"**{backend}** (containerised)"
+    pinning = []
+    if meta.get("cpuset") is not None:
+        pinning.append(f"cpuset `{meta['cpuset']}`")
+    if meta.get("cpus") is not None:
+        pinning.append(f"{meta['cpus']} CPUs")
+    if meta.get("memory_limit"):
+        pinning.append(f"memory limit {meta['memory_limit']}")
+    pinned = f"; containers pinned to {', '.join(pinning)}" if pinning and backend != "local" else ""
+    machine = (
+        f"{host.get('cpu_model', 'unknown CPU')} ({host.get('cores', '?')} cores{pinned}), "
+        f"{host.get('os', '')} kernel {host.get('kernel', '?')}".replace(" ,", ",")
+    )
+    lines = [
+        f"# gilbench report: `{a.meta.get('run_id', a.run_dir.name)}`",
+        "",
+        f"**Suite** `{suite}` · **date** {_time_span(meta)} · **backend** {where} · "
+        f"**status** {meta.get('status', '?')}",
+        "",
+        f"**Machine:** {machine}.",
+    ]
+    total, inside = meta.get("wall_total_s"), meta.get("workload_wall_s")
+    if isinstance(total, int | float) and isinstance(inside, int | float) and total > 0:
+        over = total - inside
+        lines += [
+            "",
+            f"**Harness overhead:** {f.seconds(over)} of {f.seconds(total)} wall time "
+            f"({over / total:.0%}) was spent outside timed regions (image checks, container "
+            "start-up, warm-ups, reporting).",
+        ]
+    if meta.get("status") not in (None, "complete"):
+        lines += ["", f"> {v.WARN} The run is **{meta.get('status')}**: some cells may be missing."]
+    max_n = int(a.cells["workers"].max()) if len(a.cells) else 0
+    if a.cpus and max_n > a.cpus:
+        lines += [
+            "",
+            f"> {v.WARN} Only {a.cpus} CPUs: CPU-bound work cannot run faster than {a.cpus}× "
+            f"however many workers there are, so scaling beyond {a.cpus} cannot be measured "
+            f"here. Rows with N > {a.cpus} show that ceiling; they are not failures to scale.",
+        ]
+    rows = []
+    for info in a.runtimes:
+        name = f"{info.id} (baseline)" if info.id == a.baseline else info.id
+        status = "ran" if info.available else f"{v.UNAVAILABLE} unavailable: {info.reason or '?'}"
+        rows.append([name, info.implementation or f.DASH, info.version or f.DASH,
+                     gil_label(info) if info.available else f.DASH, info.pool or f.DASH, status])  # fmt: skip
+    lines += ["", table(rows, ["runtime", "implementation", "Python", "GIL (probed)",
+                               "process pool", "status"])]  # fmt: skip
+    return "\n".join(lines)
+
+
+def _first_value(df: pd.DataFrame, column: str) -> Any:
+    values = df[column].dropna() if column in df.columns else []
+    return values.iloc[0] if len(values) else None
+
+
+def _how_to_read(a: Analysis) -> str:
+    cores = f"{a.cpus} here" if a.cpus else "unknown here"
+    return f"""## How to read this report
+
+A *cell* is one runtime × workload × mode × N workers. Serial mode runs N units of work one
+after another; threads, processes and asyncio run the same N units at once. Times are medians of
+the steady repetitions (warm-up runs excluded), with the interquartile range (IQR).
+**Speedup** = serial time ÷ parallel time for the same N units; its **ceiling** is the most
+physics allows: min(N, cores) for work that needs a CPU ({cores}), N for waiting (I/O).
+**CPU/wall** ≈ how many cores were busy: about 1 means one core did all the work.
+Every ratio comes with a 95% bootstrap confidence interval (CI). A difference counts as real only
+when a two-sided Mann–Whitney U test says so after a Benjamini–Hochberg correction across all
+{a.n_tests} testable comparisons in this report (adjusted p < {stats.ALPHA}); differences that
+fail are marked *n.s.* and not ranked. Cells with fewer than {stats.MIN_STEADY_SAMPLES} steady
+samples, or with too few to ever reach significance (3 + 3 samples: the smallest possible p is
+0.1), are *inconclusive*. δ is Cliff's delta (−1…+1): how often one sample beats the other.
+
+{v.LEGEND}."""
+
+
+def _verdicts(a: Analysis) -> str:
+    rows = []
+    for row in v.verdict_rows(a):
+        claim = f"**{row.claim.question}**<br>{row.claim.measured_by}"
+        rows.append([claim] + [str(row.cells[rid]) for rid in a.runtime_ids])
+    seed = "\n".join(
+        f"- **{c.question}** — seed: {c.seed} Measured by {c.measured_by}." for c in v.CLAIMS
+    )
+    thresholds = (
+        f"Thresholds: *scales* = significant speedup realising ≥ {v.SCALE_GAIN_FRACTION:.0%} of "
+        f"the possible gain (speedup − 1 ≥ {v.SCALE_GAIN_FRACTION} × (ceiling − 1)); *partly* = "
+        f"significant but less; differences under {v.PRACTICAL_DIFF:.0%} are not called "
+        f"faster or slower; *convoy* = p50 I/O latency at least {v.CONVOY_INFLATION:g}× with busy "
+        f"threads; *needs warm-up* = first run ≥ {v.WARMUP_NOTABLE:g}× the steady time. "
+        "Verdicts on parallel modes are judged at the largest N that fits the cores (any N for "
+        "I/O); the other Ns are in the scaling tables."
+    )
+    return "\n\n".join(
+        [
+            "## Verdicts",
+            table(rows, ["claim", *a.runtime_ids]),
+            thresholds,
+            "The claims, from the seed post on Python implementations and the GIL:\n\n" + seed,
+        ]
+    )
+
+
+def _at_a_glance(a: Analysis) -> str:
+    rows = []
+    for workload in a.workloads:
+        if a.kinds.get(workload) in LATENCY_KINDS:
+            continue
+        for mode in PARALLEL_MODES:
+            n = a.verdict_workers.get((workload, mode))
+            if n is None:
+                continue
+            s = next((s for k, s in a.speedups.items() if k[1:] == (workload, mode, n)), None)
+            ceiling = s.ceiling if s else n
+            label = f"`{workload}` {mode}, N={n} (ceiling {ceiling})"
+            cells = []
+            for info in a.runtimes:
+                if not info.available:
+                    cells.append(f"{v.UNAVAILABLE}")
+                    continue
+                sp = a.speedups.get((info.id, workload, mode, n))
+                if sp is None:
+                    verdict = v.absent_verdict(a, info.id, workload, mode, n)
+                    cells.append(f"{verdict.symbol} {verdict.text.split(':')[0]}")
+                    continue
+                verdict = v.judge_speedup(sp, a.cpus)
+                mark = "" if sp.comparison.significant else " n.s."
+                cells.append(f"{verdict.symbol} {_ratio_ci(sp.comparison)}{mark}")
+            rows.append([label, *cells])
+    if not rows:
+        return ""
+    return "\n\n".join(
+        [
+            "## At a glance: does parallelism help, and by how much?",
+            "Speedup over serial (95% CI) at the verdict N. Details and every N per workload in "
+            "[Scaling per workload](#scaling-per-workload).",
+            table(rows, ["workload · mode", *a.runtime_ids]),
+        ]
+    )
+
+
+def _scaling(a: Analysis, images: dict[str, str]) -> str:
+    parts = ["## Scaling per workload"]
+    for workload in a.workloads:
+        kind = a.kinds.get(workload)
+        if kind in LATENCY_KINDS:
+            parts.append(
+                f"### `{workload}` (kind {kind})\n\nA latency workload: see "
+                f"[Convoy effect]({anchor('Convoy effect')})."
+            )
+            continue
+        sizes = sorted({str(x) for x in a.cells.loc[a.cells["workload"] == workload, "size"]})
+        parts.append(f"### `{workload}` (kind {kind or '?'}, size {', '.join(sizes)})")
+        if f"speedup:{workload}" in images:
+            parts.append(f"![speedup of {workload}]({images[f'speedup:{workload}']})")
+        rows = []
+        cells = a.cells[a.cells["workload"] == workload]
+        for rid in a.runtime_ids:
+            mine = cells[cells["runtime"] == rid]
+            for _, row in mine.iterrows():
+                rows.append(_scaling_row(a, row.to_dict()))
+        parts.append(
+            table(rows, ["runtime", "mode", "N", "n", "median", "IQR", "CPU/wall",
+                         "speedup (95% CI)", "ceiling", "efficiency", "significance"])
+        )  # fmt: skip
+    return "\n\n".join(parts)
+
+
+def _scaling_row(a: Analysis, row: dict[str, Any]) -> list[str]:
+    rid, workload, mode, n = row["runtime"], row["workload"], row["mode"], int(row["workers"])
+    status = _cell_status(row)
+    base = [rid, mode, str(n), str(int(row["n"]))]
+    timing = [f.seconds(row["median"]), f.seconds_range(row["q1"], row["q3"]),
+              f.num(row["cpu_wall"])]  # fmt: skip
+    if row["status"] in ("unsupported", "failed"):
+        return base + [f.DASH] * 3 + [status] + [f.DASH] * 3
+    if mode == "serial":
+        return base + timing + ["reference" if not status else status] + [f.DASH] * 3
+    s = a.speedups.get((rid, workload, mode, n))
+    if s is None:
+        ref = a.cell(rid, workload, "serial", n)
+        why = _cell_status(ref) or status or f.DASH
+        return base + timing + [f"no serial reference: {why}" if ref is None or why else why] + [
+            f.DASH
+        ] * 3
+    verdict = v.judge_speedup(s, a.cpus)
+    return base + timing + [
+        f"{verdict.symbol} {_ratio_ci(s.comparison)}",
+        f"{s.ceiling}{_beyond(a, s)}",
+        f"{s.efficiency:.0%}",
+        _significance(s.comparison),
+    ]
+
+
+def _serial(a: Analysis, images: dict[str, str]) -> str:
+    if not a.serial_vs_baseline:
+        return (
+            f"## Serial speed vs {a.baseline}\n\nNo serial cells comparable with the baseline "
+            f"`{a.baseline}` (is it in this run?)."
+        )
+    others = [rid for rid in a.runtime_ids if any(k[0] == rid for k in a.serial_vs_baseline)]
+    workloads = sorted({w for _, w in a.serial_vs_baseline})
+    rows = []
+    for workload in workloads:
+        excluded = a.kinds.get(workload) in NOT_SPEED_KINDS
+        ns = {n for (rid, w), (n, _) in a.serial_vs_baseline.items() if w == workload}
+        base_n = max(ns)
+        base_median = a.cell(a.baseline, workload, "serial", base_n)
+        label = f"`{workload}`" + (" (not in geomean)" if excluded else "")
+        row = [label, str(base_n), f.seconds(base_median["median"]) if base_median else f.DASH]
+        for rid in others:
+            found = a.serial_vs_baseline.get((rid, workload))
+            if found is None:
+                row.append(f.DASH)
+                continue
+            c = found[1]
+            mark = "" if c.significant else (" n.s." if c.testable else " untestable")
+            row.append(f"{_ratio_ci(c)}{mark}")
+        rows.append(row)
+    geo = ["**geometric mean**", "", ""]
+    for rid in others:
+        e = a.serial_geomean.get(rid)
+        geo.append(
+            f"**{f.times(e.value)}** ({f.interval(e.ci_low, e.ci_high)})" if e else f.DASH
+        )
+    rows.append(geo)
+    parts = [
+        f"## Serial speed vs {a.baseline}",
+        f"Speed = {a.baseline}'s serial time ÷ the runtime's, for the same work (the largest N "
+        "both ran); above 1 is faster. The geometric mean covers the compute workloads only: "
+        "I/O, latency and process start-up time the operating system, not the interpreter.",
+    ]
+    if "serial" in images:
+        parts.append(f"![serial speed relative to {a.baseline}]({images['serial']})")
+    parts.append(table(rows, ["workload", "N", f"{a.baseline} time", *others]))
+    return "\n\n".join(parts)
+
+
+def _free_threading(a: Analysis) -> str:
+    if not a.twins:
+        return ""
+    parts = ["## Free-threading: cost and gain"]
+    for ft, gil in sorted(a.twins.items()):
+        parts.append(
+            f"### {ft} vs {gil}\n\n*Single-thread cost* = {ft}'s serial time ÷ {gil}'s "
+            f"(+ = slower). *Threads gain* = {gil}'s threads time ÷ {ft}'s for the same N "
+            "(> 1: the free-threaded build finishes the threaded work sooner)."
+        )
+        rows = []
+        for workload in a.workloads:
+            cost = a.twin_cost.get((ft, workload))
+            gains = sorted((k[2], c) for k, c in a.twin_gain.items() if k[:2] == (ft, workload))
+            if cost is None and not gains:
+                continue
+            cost_text = f.DASH
+            if cost is not None:
+                c = cost[1]
+                mark = "" if c.significant else " n.s."
+                cost_text = (
+                    f"{f.percent_change(c.ratio)} ({f.percent_change(c.ci_low)} to "
+                    f"{f.percent_change(c.ci_high)}){mark}"
+                )
+            if not gains:
+                rows.append([f"`{workload}`", cost_text, f.DASH, f.DASH, f.DASH, f.DASH])
+            for n, c in gains:
+                sp_gil = a.speedups.get((gil, workload, "threads", n))
+                sp_ft = a.speedups.get((ft, workload, "threads", n))
+                mark = "" if c.significant else " n.s."
+                rows.append([
+                    f"`{workload}`", cost_text, str(n),
+                    _ratio_ci(sp_gil.comparison) if sp_gil else f.DASH,
+                    _ratio_ci(sp_ft.comparison) if sp_ft else f.DASH,
+                    f"{_ratio_ci(c)}{mark}",
+                ])  # fmt: skip
+        geo = a.twin_cost_geomean.get(ft)
+        parts.append(
+            table(rows, ["workload", "single-thread cost", "N", f"{gil} threads speedup",
+                         f"{ft} threads speedup", "threads gain"])
+        )  # fmt: skip
+        if geo is not None:
+            parts.append(
+                f"Geometric mean single-thread cost over {_plural(geo.n, 'compute workload')}: "
+                f"**{f.percent_change(geo.value)}** (95% CI {f.percent_change(geo.ci_low)} to "
+                f"{f.percent_change(geo.ci_high)})."
+            )
+    return "\n\n".join(parts)
+
+
+def _convoy(a: Analysis) -> str:
+    workloads = [w for w in a.workloads if a.kinds.get(w) in LATENCY_KINDS]
+    if not workloads:
+        return ""
+    parts = [
+        "## Convoy effect",
+        "Median I/O round-trip latency of one thread, alone (serial) and while N CPU-bound "
+        "threads run. With a GIL the I/O thread waits for the busy threads to hand it over "
+        "(every 5 ms by default), so its latency balloons: the *convoy effect*.",
+    ]
+    for workload in workloads:
+        rows = []
+        for info in a.runtimes:
+            if not info.available:
+                continue
+            for (rid, w, n), c in sorted(a.convoy.items()):
+                if (rid, w) != (info.id, workload):
+                    continue
+                quiet, busy = v.convoy_medians(a, rid, w, n)
+                p90 = _median_extra(a, rid, w, n, "extra.latency_ms_p90")
+                worst = _median_extra(a, rid, w, n, "extra.latency_ms_max")
+                mark = "" if c.significant else (" n.s." if c.testable else " untestable")
+                verdict = v.convoy_verdict(a, rid) if n == a.verdict_workers.get((w, "threads")) else None
+                rows.append([rid, str(n), f.millis(quiet), f.millis(busy),
+                             f"{verdict.symbol + ' ' if verdict else ''}{_ratio_ci(c)}{mark}",
+                             f.millis(p90), f.millis(worst)])  # fmt: skip
+            if not any(k[:2] == (info.id, workload) for k in a.convoy):
+                why = v.absent_verdict(a, info.id, workload, "threads", None)
+                rows.append([info.id, f.DASH, f.DASH, f.DASH, str(why), f.DASH, f.DASH])
+        parts.append(f"### `{workload}` ({LATENCY_METRIC.removeprefix('extra.')})")
+        parts.append(
+            table(rows, ["runtime", "busy threads", "p50 alone", "p50 with busy threads",
+                         "inflation (95% CI)", "p90 busy", "max busy"])
+        )  # fmt: skip
+    return "\n\n".join(parts)
+
+
+def _median_extra(a: Analysis, rid: str, workload: str, n: int, column: str) -> float:
+    values = stats.cell_samples(a.df, rid, workload, "threads", n, column)
+    return float(np.median(values)) if len(values) else float("nan")
+
+
+def _warmup(a: Analysis, images: dict[str, str]) -> str:
+    parts = [
+        "## Warm-up",
+        "The first repetition of the first cell a fresh interpreter runs is its only truly cold "
+        "run (a JIT has compiled nothing yet); later cells in the same container start warm. "
+        "Cold/warm = that first run ÷ the steady median of the same cell.",
+    ]
+    if "warmup" in images:
+        parts.append(f"![warm-up curves]({images['warmup']})")
+    rows = []
+    for rid in a.runtime_ids:
+        for (r, workload), (mode, n) in sorted(a.warmup_cells.items()):
+            if r != rid:
+                continue
+            row = a.cell(rid, workload, mode, n)
+            if row is None:
+                continue
+            rows.append([rid, f"`{workload}`", f"{mode} N={n}", str(int(row["n_warmup"])),
+                         f.seconds(row["cold"]), f.seconds(row["median"]),
+                         f"**{f.times(row['warmup_ratio'])}**"])  # fmt: skip
+    if rows:
+        parts.append(
+            table(rows, ["runtime", "workload", "first cell", "warm-up reps", "cold (rep 0)",
+                         "steady median", "cold/warm"])
+        )  # fmt: skip
+    else:
+        parts.append("No cell has both a cold run and a steady state.")
+    return "\n\n".join(parts)
+
+
+def _failures(a: Analysis) -> str:
+    parts = [f"## {FAILURES_HEADING}"]
+    unavailable = [r for r in a.runtimes if not r.available]
+    parts.append("### Unavailable runtimes")
+    parts.append(
+        "\n".join(f"- **{r.id}**: {r.reason or 'no reason recorded'}" for r in unavailable)
+        if unavailable
+        else "None."
+    )
+    cells = a.cells
+    parts.append("### Not applicable (the mode does not exist on that runtime)")
+    na = cells[cells["status"] == "unsupported"]
+    if len(na):
+        grouped = {}
+        for _, row in na.iterrows():
+            key = (row["runtime"], row["workload"], row["mode"], row["reason"])
+            grouped.setdefault(key, []).append(str(int(row["workers"])))
+        rows = [[rt, f"`{w}`", m, ", ".join(ns), reason] for (rt, w, m, reason), ns in grouped.items()]
+        parts.append(table(rows, ["runtime", "workload", "mode", "N", "reason"]))
+    else:
+        parts.append("None.")
+    parts.append("### Failures")
+    df = a.df
+    failed = df[~df["ok"].astype(bool) & ~df["unsupported"].fillna(False).astype(bool)]
+    if len(failed):
+        blocks = []
+        for _, r in failed.iterrows():
+            blocks.append(
+                f"- **{r['runtime']}** · `{r['workload']}` · {r['mode']} · N={int(r['workers'])} "
+                f"· rep {int(r['rep'])}: {r['error'] or 'failed (no error text)'}"
+            )
+            tail = r["stderr_tail"]
+            if isinstance(tail, str) and tail.strip():
+                blocks.append("  ```text\n" + "\n".join(f"  {line}" for line in tail.splitlines())
+                              + "\n  ```")  # fmt: skip
+        parts.append("\n".join(blocks))
+    else:
+        parts.append("None.")
+    parts.append("### Inconclusive cells")
+    weak = cells[cells["status"] == "inconclusive"]
+    if len(weak):
+        rows = [[r["runtime"], f"`{r['workload']}`", r["mode"], str(int(r["workers"])),
+                 r["reason"]] for _, r in weak.iterrows()]  # fmt: skip
+        parts.append(table(rows, ["runtime", "workload", "mode", "N", "reason"]))
+    else:
+        parts.append("None.")
+    return "\n\n".join(parts)
+
+
+def _environment(a: Analysis) -> str:
+    meta = a.meta
+    host = meta.get("host") or {}
+    docker = meta.get("docker") or {}
+    items = [
+        ("host", ", ".join(f"{k}: {host[k]}" for k in sorted(host)) or f.DASH),
+        ("docker", ", ".join(f"{k}: {docker[k]}" for k in sorted(docker)) or f.DASH),
+        ("backend", meta.get("backend") or f.DASH),
+        ("cpuset / CPUs / memory", f"{meta.get('cpuset', f.DASH)} / {meta.get('cpus', f.DASH)} / "
+                                   f"{meta.get('memory_limit', f.DASH)}"),
+        ("harness revision", f"`{meta.get('harness_revision', '?')}`"),
+        ("started / finished", f"{meta.get('started_at', '?')} / {meta.get('finished_at', '?')}"),
+        ("wall total / in timed regions", f"{f.seconds(meta.get('wall_total_s'))} / "
+                                          f"{f.seconds(meta.get('workload_wall_s'))}"),
+        ("baseline", f"`{a.baseline}`"),
+        ("records", f"{len(a.df)} in {len(a.cells)} cells"),
+    ]  # fmt: skip
+    rows = []
+    for rid, entry in sorted((meta.get("runtimes") or {}).items()):
+        rows.append([rid, entry.get("image") or f.DASH, f"`{entry.get('image_id') or '—'}`",
+                     f"`{entry.get('recipe_hash') or '—'}`"])  # fmt: skip
+    suite = json.dumps(meta.get("suite") or {}, indent=2, sort_keys=True, ensure_ascii=False)
+    parts = [
+        "## Environment",
+        "\n".join(f"- **{k}**: {val}" for k, val in items),
+    ]
+    if rows:
+        parts.append(table(rows, ["runtime", "image", "image id", "recipe hash"]))
+    parts.append("<details><summary>Suite as run</summary>\n\n```json\n" + suite + "\n```\n\n</details>")
+    return "\n\n".join(parts)
+
+
+def _reproduce(a: Analysis) -> str:
+    command = a.meta.get("command") or "(the command was not recorded in meta.json)"
+    run_id = a.meta.get("run_id", a.run_dir.name)
+    return (
+        "## Reproduce\n\n"
+        "Measure again (same suite and runtimes):\n\n"
+        f"```sh\n{command}\n```\n\n"
+        "Regenerate this report, byte for byte, from the raw files of this run:\n\n"
+        f"```sh\npython -m harness report reports/runs/{run_id}\n```"
+    )

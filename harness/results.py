@@ -1,0 +1,140 @@
+"""The raw result store: one JSON object per measurement in ``results.jsonl``, plus ``meta.json``.
+
+Everything the reports show is derived from these two files alone.
+
+SCHEMA_VERSION history (bump on any change of meaning; old versions are loaded or rejected
+by name, never guessed):
+
+* 1 -- first format: DESIGN.md section 3 fields, plus ``backend``, ``unsupported``,
+  ``checksum``, ``pool``, ``extra``, ``stderr_tail`` and ``ts``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Iterator
+
+SCHEMA_VERSION = 1
+SUPPORTED_SCHEMAS = frozenset({1})
+
+RESULTS_FILE = "results.jsonl"
+META_FILE = "meta.json"
+
+MODES = ("serial", "threads", "processes", "asyncio")
+
+
+class ResultsError(ValueError):
+    """A results or meta file that cannot be read; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One measurement (or one failed/unsupported cell) as written to ``results.jsonl``.
+
+    ``wall_s``/``cpu_s`` are seconds for the whole timed region of one repetition: ``workers``
+    units of work run serially, in threads, in processes or as asyncio tasks. ``cpu_s`` sums the
+    CPU time of every process that did the work (CPU/wall > 1 means cores really ran in parallel).
+    """
+
+    run_id: str
+    runtime: str
+    workload: str
+    mode: str
+    workers: int
+    size: int
+    rep: int
+    warmup: bool
+    ok: bool
+    backend: str = "docker"
+    implementation: str | None = None
+    python_version: str | None = None
+    gil_enabled: bool | None = None
+    kind: str | None = None
+    wall_s: float | None = None
+    cpu_s: float | None = None
+    error: str | None = None
+    unsupported: bool = False
+    checksum: str | None = None
+    pool: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    stderr_tail: str | None = None
+    ts: float | None = None
+    schema: int = SCHEMA_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "record") -> Record:
+        """Build a record from a decoded JSON object, rejecting unknown schema versions."""
+        schema = data.get("schema")
+        if schema not in SUPPORTED_SCHEMAS:
+            raise ResultsError(
+                f"{where}: schema {schema!r} is not supported "
+                f"(this harness reads {sorted(SUPPORTED_SCHEMAS)})"
+            )
+        known = {f.name for f in fields(cls)}
+        missing = [name for name in ("run_id", "runtime", "workload", "mode") if name not in data]
+        if missing:
+            raise ResultsError(f"{where}: missing field(s) {', '.join(missing)}")
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def append_record(path: Path, record: Record) -> None:
+    """Append one record and flush it to disk before returning (nothing measured is lost)."""
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(record.to_json() + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def iter_records(path: Path) -> Iterator[Record]:
+    """Yield the records of a results.jsonl file; a torn last line (crash mid-write) is skipped."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if number == len(lines):
+                return  # an interrupted write; everything before it is intact
+            raise ResultsError(f"{path}:{number}: not a JSON object ({exc.msg})") from None
+        if not isinstance(data, dict):
+            raise ResultsError(f"{path}:{number}: expected a JSON object, got {type(data).__name__}")
+        yield Record.from_dict(data, where=f"{path}:{number}")
+
+
+def read_records(run_dir: Path) -> list[Record]:
+    """All records of a run folder."""
+    path = run_dir / RESULTS_FILE
+    if not path.is_file():
+        raise ResultsError(f"{path}: no such results file")
+    return list(iter_records(path))
+
+
+def write_meta(run_dir: Path, meta: dict[str, Any]) -> None:
+    """Write meta.json atomically (write to a temp file, then rename)."""
+    tmp = run_dir / (META_FILE + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(run_dir / META_FILE)
+
+
+def read_meta(run_dir: Path) -> dict[str, Any]:
+    """Read meta.json, rejecting unknown schema versions by name."""
+    path = run_dir / META_FILE
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: no such meta file") from None
+    except json.JSONDecodeError as exc:
+        raise ResultsError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if meta.get("schema") not in SUPPORTED_SCHEMAS:
+        raise ResultsError(
+            f"{path}: schema {meta.get('schema')!r} is not supported "
+            f"(this harness reads {sorted(SUPPORTED_SCHEMAS)})"
+        )
+    return meta

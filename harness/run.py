@@ -1,0 +1,270 @@
+"""The run matrix: runtime x workload x mode x workers, one container per (runtime, workload).
+
+Every cell ends as records in results.jsonl: measurements, or one `ok: false` record with the
+reason (failed build, exception, timeout, OOM, garbage on stdout). Nothing stops the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.backends.base import Backend, ExecRequest, Outcome
+from harness.config import Suite, WorkloadPlan
+from harness.results import RESULTS_FILE, Record, append_record, iter_records
+from harness.runtimes import Runtime
+
+RUNNER = "gilbench_runner.py"
+RUNNER_FIELDS = ("workload", "mode", "workers", "rep", "ok")
+IDLE_TIMEOUT_FLOOR_S = 60
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of the matrix; its records are its repetitions."""
+
+    runtime: str
+    workload: str
+    mode: str
+    workers: int
+
+
+@dataclass(frozen=True)
+class Group:
+    """The cells of one runtime x workload: they run in one container (restarted on a hang)."""
+
+    runtime: Runtime
+    plan: WorkloadPlan
+    warmups: int
+    cells: tuple[Cell, ...]
+
+    @property
+    def reps_per_cell(self) -> int:
+        return self.warmups + self.plan.reps
+
+
+@dataclass
+class CellLedger:
+    """What has arrived so far, per cell: record counts and whether the cell has ended."""
+
+    counts: dict[Cell, int] = field(default_factory=dict)
+    ended: set[Cell] = field(default_factory=set)
+
+    def note(self, cell: Cell, record: Record, expected: int) -> bool:
+        """Count a record; True when this record completes the cell."""
+        if cell in self.ended:
+            return False
+        self.counts[cell] = self.counts.get(cell, 0) + 1
+        if not record.ok or self.counts[cell] >= expected:
+            self.ended.add(cell)
+            return True
+        return False
+
+
+def plan_groups(suite: Suite, runtimes: Iterable[Runtime]) -> list[Group]:
+    """The matrix in run order: per runtime, per workload, cells in the runner's own order."""
+    groups = []
+    for runtime in runtimes:
+        for plan in suite.workloads:
+            cells = tuple(
+                Cell(runtime.id, plan.name, mode, workers)
+                for mode in plan.modes
+                for workers in plan.workers
+            )
+            groups.append(Group(runtime, plan, suite.warmups_for(runtime, plan), cells))
+    return groups
+
+
+def runner_argv(group: Group, cells: list[Cell]) -> tuple[str, ...]:
+    """Runner arguments for `cells` of one group (one mode, or a full modes x workers grid)."""
+    modes = list(dict.fromkeys(c.mode for c in cells))
+    workers = sorted({c.workers for c in cells})
+    return (
+        RUNNER,
+        "--workload", group.plan.name,
+        "--modes", ",".join(modes),
+        "--workers", ",".join(str(w) for w in workers),
+        "--size", str(group.plan.size),
+        "--reps", str(group.plan.reps),
+        "--warmups", str(group.warmups),
+    )
+
+
+def next_batch(remaining: list[Cell]) -> list[Cell]:
+    """The longest prefix of `remaining` the runner can take in one call (a grid)."""
+    first_mode = remaining[0].mode
+    same_mode = [c for c in remaining if c.mode == first_mode]
+    workers = {c.workers for c in same_mode}
+    grid = [c for c in remaining if {x.workers for x in remaining if x.mode == c.mode} == workers]
+    return grid if len(grid) == len(remaining) else same_mode
+
+
+class GroupRunner:
+    """Runs one group's cells through a backend, turning every outcome into records."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        run_id: str,
+        results: Path,
+        idle_timeout_s: float,
+        total_timeout_s: float,
+        memory: str,
+        cpuset: str | None,
+        on_cell_done: Callable[[Cell, Record], None],
+        on_cell_start: Callable[[Cell], None],
+    ) -> None:
+        self.backend = backend
+        self.run_id = run_id
+        self.results = results
+        self.idle_timeout_s = idle_timeout_s
+        self.total_timeout_s = total_timeout_s
+        self.memory = memory
+        self.cpuset = cpuset
+        self.on_cell_done = on_cell_done
+        self.on_cell_start = on_cell_start
+
+    def run(self, group: Group, done: set[Cell]) -> None:
+        """Run every cell of `group` not in `done`; each ends with records, whatever happens."""
+        ledger = CellLedger(ended=set(done))
+        while True:
+            remaining = [c for c in group.cells if c not in ledger.ended]
+            if not remaining:
+                return
+            batch = next_batch(remaining)
+            self.on_cell_start(batch[0])
+            outcome = self._execute(group, batch, ledger)
+            unfinished = [c for c in batch if c not in ledger.ended]
+            if unfinished:
+                # The cell that was running when it ended gets the blame and the stderr tail;
+                # the cells after it are tried again in a fresh container.
+                self._fail(group, unfinished[0], ledger, _describe(outcome), outcome.stderr_tail)
+
+    def _execute(self, group: Group, batch: list[Cell], ledger: CellLedger) -> Outcome:
+        index = {(c.mode, c.workers): c for c in batch}
+        request = ExecRequest(
+            runtime_id=group.runtime.id,
+            image=group.runtime.image,
+            argv=runner_argv(group, batch),
+            idle_timeout_s=self.idle_timeout_s,
+            total_timeout_s=self.total_timeout_s,
+            memory=self.memory,
+            cpuset=self.cpuset,
+            labels={"gilbench.run": self.run_id, "gilbench.runtime": group.runtime.id},
+        )
+
+        def on_line(line: str) -> None:
+            if not line.strip():
+                return
+            current = next((c for c in batch if c not in ledger.ended), None)
+            data = _parse_runner_line(line)
+            cell = index.get((data.get("mode"), data.get("workers"))) if data else None
+            if data is None or cell is None or data.get("workload") != group.plan.name:
+                if current is not None:
+                    self._fail(group, current, ledger, f"garbage on stdout: {line[:200]!r}", None)
+                return
+            record = Record.from_dict(
+                {**data, "run_id": self.run_id, "runtime": group.runtime.id,
+                 "backend": self.backend.name},
+                where=f"{group.runtime.id}/{group.plan.name} runner output",
+            )
+            self._append(group, cell, record, ledger)
+
+        return self.backend.execute(request, on_line)
+
+    def _append(self, group: Group, cell: Cell, record: Record, ledger: CellLedger) -> None:
+        append_record(self.results, record)
+        if ledger.note(cell, record, group.reps_per_cell):
+            self.on_cell_done(cell, record)
+
+    def _fail(
+        self, group: Group, cell: Cell, ledger: CellLedger, reason: str, stderr: str | None
+    ) -> None:
+        record = Record(
+            run_id=self.run_id, runtime=cell.runtime, workload=cell.workload, mode=cell.mode,
+            workers=cell.workers, size=group.plan.size, rep=ledger.counts.get(cell, 0),
+            warmup=False, ok=False, backend=self.backend.name, kind=group.plan.kind,
+            error=reason, stderr_tail=stderr or None, ts=time.time(),
+        )
+        self._append(group, cell, record, ledger)  # an ok: false record ends its cell
+
+
+def _parse_runner_line(line: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(data, dict) or any(k not in data for k in RUNNER_FIELDS):
+        return None
+    return data
+
+
+def _describe(outcome: Outcome) -> str:
+    if outcome.timed_out:
+        return outcome.timed_out
+    if outcome.oom_killed:
+        return "out of memory: the container was OOM-killed"
+    if outcome.exit_code == 0:
+        return "the runner exited without reporting this cell"
+    return f"the runner exited with code {outcome.exit_code} before finishing this cell"
+
+
+def failed_runtime_records(
+    run_id: str, backend: str, groups: Iterable[Group], reason: str
+) -> list[Record]:
+    """One `ok: false` record per cell of a runtime that could not be built or probed."""
+    return [
+        Record(
+            run_id=run_id, runtime=cell.runtime, workload=cell.workload, mode=cell.mode,
+            workers=cell.workers, size=group.plan.size, rep=0, warmup=False, ok=False,
+            backend=backend, kind=group.plan.kind, error=reason, ts=time.time(),
+        )
+        for group in groups
+        for cell in group.cells
+    ]
+
+
+def _cell_of(record: Record) -> Cell:
+    return Cell(record.runtime, record.workload, record.mode, record.workers)
+
+
+def completed_cells(results: Path, groups: Iterable[Group]) -> set[Cell]:
+    """Cells an earlier attempt finished (all repetitions, or an `ok: false` record)."""
+    expected = {c: g.reps_per_cell for g in groups for c in g.cells}
+    if not results.is_file():
+        return set()
+    counts: dict[Cell, int] = {}
+    failed: set[Cell] = set()
+    for record in iter_records(results):
+        cell = _cell_of(record)
+        counts[cell] = counts.get(cell, 0) + 1
+        if not record.ok:
+            failed.add(cell)
+    return {c for c, n in counts.items() if c in failed or n >= expected.get(c, n + 1)}
+
+
+def set_aside_partial(run_dir: Path, done: set[Cell]) -> int:
+    """Move records of unfinished cells to results.partial.jsonl (kept, not lost), so a
+    resumed cell is not mistaken for a full one. Returns how many records moved."""
+    results = run_dir / RESULTS_FILE
+    if not results.is_file():
+        return 0
+    keep, partial = [], []
+    for record in iter_records(results):
+        (keep if _cell_of(record) in done else partial).append(record.to_json())
+    if partial:
+        with (run_dir / "results.partial.jsonl").open("a", encoding="utf-8") as handle:
+            handle.write("\n".join(partial) + "\n")
+        tmp = results.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
+        tmp.replace(results)
+    return len(partial)
+
+
+def idle_timeout(suite: Suite) -> float:
+    """How long a container may print nothing before it counts as hung."""
+    return float(max(IDLE_TIMEOUT_FLOOR_S, suite.timeout_s // 2))

@@ -1,0 +1,166 @@
+"""The run matrix with the local backend and real processes: every outcome becomes records."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.backends.local import LocalBackend
+from harness.config import WorkloadInfo, parse_suite
+from harness.results import RESULTS_FILE, Record, iter_records
+from harness.run import Cell, GroupRunner, completed_cells, next_batch, plan_groups, set_aside_partial
+from harness.runtimes import Runtime
+
+FAKE_RUNNER = Path(__file__).resolve().parents[1] / "data" / "fake_runner.py"
+CATALOGUE = {
+    name: WorkloadInfo(name, "cpu", 1, ("serial", "threads"))
+    for name in ("fine", "boom", "hang", "junk", "die")
+}
+RUNTIME = Runtime(id="local-python", family="local", image="", dockerfile="", context="",
+                  build_args={}, expected_gil=None, warmups=0, description="")
+
+
+def _setup(tmp_path: Path, workload: str = "fine", workers: list[int] | None = None,
+           idle_timeout_s: float = 60):
+    workloads = tmp_path / "workloads"
+    workloads.mkdir()
+    (workloads / "gilbench_runner.py").write_text(FAKE_RUNNER.read_text())
+    suite = parse_suite(
+        {"reps": 2, "warmups": 1, "workers": workers or [1, 2, 4],
+         "workloads": {workload: {"size": 3}}},
+        "t", "t.yaml", CATALOGUE,
+    )
+    (group,) = plan_groups(suite, [RUNTIME])
+    backend = LocalBackend({"local-python": [sys.executable]}, workloads)
+    results = tmp_path / RESULTS_FILE
+    finished: list[tuple[Cell, Record]] = []
+    runner = GroupRunner(backend, "run-1", results, idle_timeout_s=idle_timeout_s, total_timeout_s=120,
+                         memory="1g", cpuset=None,
+                         on_cell_done=lambda c, r: finished.append((c, r)),
+                         on_cell_start=lambda c: None)
+    return group, runner, results, finished
+
+
+def _by_cell(results: Path) -> dict[tuple[str, int], list[Record]]:
+    cells: dict[tuple[str, int], list[Record]] = {}
+    for record in iter_records(results):
+        cells.setdefault((record.mode, record.workers), []).append(record)
+    return cells
+
+
+def test_healthy_cells_get_all_repetitions(tmp_path):
+    group, runner, results, finished = _setup(tmp_path, workers=[1, 2])
+    runner.run(group, set())
+    cells = _by_cell(results)
+    assert sorted(cells) == [("serial", 1), ("serial", 2), ("threads", 1), ("threads", 2)]
+    for records in cells.values():
+        assert [r.rep for r in records] == [0, 1, 2]
+        assert [r.warmup for r in records] == [True, False, False]
+        assert all(r.ok and r.run_id == "run-1" and r.backend == "local" for r in records)
+    assert len(finished) == 4
+
+
+def _counts(results: Path) -> dict[tuple[str, int], int]:
+    return {cell: len(records) for cell, records in _by_cell(results).items()}
+
+
+EVERY_OTHER_CELL_COMPLETE = {("serial", 1): 3, ("serial", 2): 3, ("serial", 4): 3,
+                             ("threads", 1): 3, ("threads", 4): 3}
+
+
+def test_a_cell_that_raises_is_a_failed_record_and_the_rest_runs(tmp_path):
+    group, runner, results, _ = _setup(tmp_path, "boom")
+    runner.run(group, set())
+    cells = _by_cell(results)
+    assert [r.ok for r in cells[("threads", 2)]] == [False]
+    assert "ZeroDivisionError" in cells[("threads", 2)][0].error
+    assert {k: v for k, v in _counts(results).items() if k != ("threads", 2)} == (
+        EVERY_OTHER_CELL_COMPLETE
+    )
+
+
+def test_a_hung_cell_times_out_and_later_cells_still_run(tmp_path):
+    group, runner, results, _ = _setup(tmp_path, "hang", idle_timeout_s=3)
+    runner.run(group, set())
+    hung = _by_cell(results)[("threads", 2)]
+    assert [r.ok for r in hung] == [False]
+    assert hung[0].error.startswith("timeout: no result for 3 s")
+    # threads x4 ran in a fresh process after the kill
+    assert {k: v for k, v in _counts(results).items() if k != ("threads", 2)} == (
+        EVERY_OTHER_CELL_COMPLETE
+    )
+
+
+def test_garbage_on_stdout_fails_the_cell_it_interrupted(tmp_path):
+    group, runner, results, _ = _setup(tmp_path, "junk")
+    runner.run(group, set())
+    junk = _by_cell(results)[("threads", 2)]
+    # the measurement after the garbage is kept (nothing measured is lost); the cell has failed
+    assert [r.ok for r in junk] == [True, False, True]
+    assert junk[1].error.startswith("garbage on stdout: 'Traceback")
+    assert {k: v for k, v in _counts(results).items() if k != ("threads", 2)} == (
+        EVERY_OTHER_CELL_COMPLETE
+    )
+
+
+def test_a_crashing_runner_fails_the_current_cell_with_its_stderr(tmp_path):
+    group, runner, results, _ = _setup(tmp_path, "die")
+    runner.run(group, set())
+    dead = _by_cell(results)[("threads", 2)]
+    assert [r.ok for r in dead] == [False]
+    assert dead[0].error == "the runner exited with code 7 before finishing this cell"
+    assert "dying" in dead[0].stderr_tail
+    assert {k: v for k, v in _counts(results).items() if k != ("threads", 2)} == (
+        EVERY_OTHER_CELL_COMPLETE
+    )
+
+
+def test_resume_skips_finished_cells_and_sets_partial_ones_aside(tmp_path):
+    group, runner, results, _ = _setup(tmp_path, workers=[1, 2])
+    runner.run(group, set())
+    lines = results.read_text().splitlines()
+    results.write_text("\n".join(lines[:7]) + "\n")  # serial x1, x2 done; threads x1 partial
+    done = completed_cells(results, [group])
+    assert done == {Cell("local-python", "fine", "serial", 1), Cell("local-python", "fine", "serial", 2)}
+    assert set_aside_partial(tmp_path, done) == 1
+    assert len((tmp_path / "results.partial.jsonl").read_text().splitlines()) == 1
+    runner.run(group, done)
+    assert _counts(results) == {
+        ("serial", 1): 3, ("serial", 2): 3, ("threads", 1): 3, ("threads", 2): 3,
+    }
+
+
+def test_next_batch_prefers_one_grid_then_one_mode():
+    cells = [Cell("r", "w", m, n) for m in ("serial", "threads") for n in (1, 2)]
+    assert next_batch(cells) == cells
+    assert next_batch(cells[1:]) == [cells[1]]
+
+
+def test_records_are_flushed_as_they_arrive(tmp_path):
+    """A reader sees each record while the runner is still going (nothing waits for the end)."""
+    group, runner, results, _ = _setup(tmp_path, workers=[1, 2])
+    seen_during_run: list[int] = []
+    runner.on_cell_done = lambda cell, record: seen_during_run.append(
+        len(results.read_text().splitlines())
+    )
+    runner.run(group, set())
+    assert seen_during_run == [3, 6, 9, 12]
+    assert all(json.loads(line)["schema"] == 1 for line in results.read_text().splitlines())
+
+
+@pytest.mark.parametrize("bad", ["{not json", "[1, 2]"])
+def test_torn_or_foreign_lines_in_results(tmp_path, bad):
+    path = tmp_path / RESULTS_FILE
+    good = Record(run_id="r", runtime="x", workload="w", mode="serial", workers=1, size=1, rep=0,
+                  warmup=False, ok=True).to_json()
+    path.write_text(good + "\n" + bad + "\n")
+    if bad.startswith("{"):
+        assert len(list(iter_records(path))) == 1  # a torn last line is an interrupted write
+    else:
+        from harness.results import ResultsError
+
+        with pytest.raises(ResultsError, match=r"results.jsonl:2: expected a JSON object"):
+            list(iter_records(path))

@@ -1,0 +1,281 @@
+"""Helpers shared by the runner and the workloads: compat shims, timers, checksums,
+workload discovery, the unit task the process pools run, a loopback TCP pair.
+
+Portable: Python 2.7 (Jython 2.7.3) and 3.4+ (CPython, free-threaded CPython, PyPy,
+IronPython); stdlib only.
+"""
+from __future__ import print_function, division
+
+import hashlib
+import os
+import socket
+import sys
+import time
+import zlib
+
+try:
+    xrange = xrange  # noqa: F821 -- Python 2 / Jython
+except NameError:
+    xrange = range
+
+PY2 = sys.version_info[0] == 2
+IS_JAVA = sys.platform.startswith("java")
+IS_CLI = sys.platform == "cli"
+
+perf_counter = getattr(time, "perf_counter", time.time)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORKLOAD_PREFIX = "wl_"
+REQUIRED_ATTRS = ("KIND", "DESCRIPTION", "CLAIM", "DEFAULT_SIZE", "MODES", "unit")
+ALL_MODES = ("serial", "threads", "processes", "asyncio")
+
+
+def to_bytes(text):
+    """ASCII text -> bytes on Python 3, str on Python 2 / Jython."""
+    return text.encode("ascii")
+
+
+def describe_exception(exc):
+    """'TypeName: message' -- what an ok:false record carries (never a traceback)."""
+    message = ""
+    try:
+        message = str(exc)
+    except Exception:
+        try:
+            message = repr(exc)
+        except Exception:
+            pass
+    name = getattr(type(exc), "__name__", None) or exc.__class__.__name__
+    return ("%s: %s" % (name, message)) if message else name
+
+
+# --- process CPU time ---------------------------------------------------------------------
+
+def _proc_stat_cpu():
+    """utime + stime of this process from /proc/self/stat (Linux), in seconds."""
+    with open("/proc/self/stat") as handle:
+        data = handle.read()
+    fields = data[data.rindex(")") + 2:].split()
+    ticks = 100.0
+    try:
+        ticks = float(os.sysconf("SC_CLK_TCK"))
+    except Exception:
+        pass
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def _make_cpu_timer():
+    """Return (function, name): process CPU seconds (all threads) of this process."""
+    candidates = []
+    if IS_CLI:
+        def dotnet():
+            import System
+            return System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds
+        candidates.append((dotnet, "dotnet-process"))
+    if IS_JAVA:
+        try:
+            from java.lang.management import ManagementFactory
+            bean = ManagementFactory.getOperatingSystemMXBean()
+            candidates.append((lambda: bean.getProcessCpuTime() / 1e9, "jmx-process"))
+        except Exception:
+            pass
+    process_time = getattr(time, "process_time", None)
+    if process_time is not None:
+        candidates.append((process_time, "process_time"))
+    candidates.append((_proc_stat_cpu, "proc-stat"))
+    if hasattr(os, "times") and not IS_JAVA:  # Jython's os.times() is not CPU seconds
+        candidates.append((lambda: sum(os.times()[:2]), "os.times"))
+    for func, name in candidates:
+        try:
+            value = func()
+            if value is not None and value >= 0:
+                float(value)
+                return func, name
+        except Exception:
+            continue
+    return (lambda: None), None
+
+
+_cpu_timer, CPU_TIMER_NAME = _make_cpu_timer()
+
+
+def cpu_time():
+    """Process CPU seconds (user + system, every thread), or None where nothing works."""
+    try:
+        value = _cpu_timer()
+        return None if value is None else float(value)
+    except Exception:
+        return None
+
+
+def cpu_delta(start, end):
+    if start is None or end is None:
+        return None
+    return max(0.0, end - start)
+
+
+# --- checksums ------------------------------------------------------------------------------
+
+def combine_checksums(pairs):
+    """Combine (index, unit checksum) pairs into one hex string, independent of the order the
+    units finished in. Same units -> same string, on every runtime."""
+    text = ";".join("%d:%s" % (index, value) for index, value in sorted(pairs))
+    return hashlib.sha256(to_bytes(text)).hexdigest()[:16]
+
+
+def crc(data, value=0):
+    return zlib.crc32(data, value) & 0xffffffff
+
+
+# --- workload discovery ---------------------------------------------------------------------
+
+def workload_dirs():
+    """The runner's own folder, then the folders in $GILBENCH_WORKLOADS_PATH (os.pathsep)."""
+    dirs = [HERE]
+    for entry in os.environ.get("GILBENCH_WORKLOADS_PATH", "").split(os.pathsep):
+        entry = entry.strip()
+        if entry and os.path.isdir(entry):
+            dirs.append(os.path.abspath(entry))
+    return dirs
+
+
+def discover():
+    """{workload name: (folder, module name)}; the first folder defining a name wins."""
+    found = {}
+    for folder in workload_dirs():
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        for filename in names:
+            if filename.startswith(WORKLOAD_PREFIX) and filename.endswith(".py"):
+                module = filename[:-3]
+                name = module[len(WORKLOAD_PREFIX):]
+                if name and name not in found:
+                    found[name] = (folder, module)
+    return found
+
+
+class WorkloadError(Exception):
+    """Unknown or malformed workload."""
+
+
+def load_workload(name, catalogue=None):
+    catalogue = catalogue if catalogue is not None else discover()
+    if name not in catalogue:
+        raise WorkloadError("unknown workload %r (known: %s)"
+                            % (name, ", ".join(sorted(catalogue)) or "none"))
+    folder, module_name = catalogue[name]
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    module = sys.modules.get(module_name)
+    if module is None:
+        __import__(module_name)
+        module = sys.modules[module_name]
+    missing = [attr for attr in REQUIRED_ATTRS if not hasattr(module, attr)]
+    if missing:
+        raise WorkloadError("workload %r lacks %s" % (name, ", ".join(missing)))
+    return module
+
+
+def workload_info(name, module):
+    return {
+        "name": name,
+        "kind": module.KIND,
+        "description": module.DESCRIPTION,
+        "claim": module.CLAIM,
+        "default_size": module.DEFAULT_SIZE,
+        "modes": list(module.MODES),
+        "custom_measure": hasattr(module, "measure"),
+    }
+
+
+# --- the unit task run by both process pools ------------------------------------------------
+
+def run_unit_task(workload, size, index):
+    """Run one unit in this (worker) process, timing it with this process's own clocks.
+    Module-level so multiprocessing can pickle it under any start method."""
+    try:
+        module = load_workload(workload)
+        cpu0 = cpu_time()
+        t0 = perf_counter()
+        checksum = module.unit(size, index)
+        wall = perf_counter() - t0
+        cpu = cpu_delta(cpu0, cpu_time())
+    except Exception as exc:
+        return {"index": index, "ok": False, "error": describe_exception(exc)}
+    return {"index": index, "ok": True, "checksum": str(checksum), "wall_s": wall,
+            "cpu_s": cpu, "pid": os.getpid()}
+
+
+def warm_task(workload, pause):
+    """Pool warm-up: import the workload and report this worker's pid."""
+    load_workload(workload)
+    time.sleep(pause)
+    return os.getpid()
+
+
+# --- loopback TCP -------------------------------------------------------------------------
+
+def _recv_exact(sock, count):
+    chunks = []
+    while count > 0:
+        chunk = sock.recv(count)
+        if not chunk:
+            raise IOError("loopback peer closed the connection")
+        chunks.append(chunk)
+        count -= len(chunk)
+    return b"".join(chunks)
+
+
+class LoopbackPair(object):
+    """A connected TCP pair on 127.0.0.1 (loopback exists even with --network none).
+
+    Both ends live in the calling thread: payloads are small (<< the socket buffers), so a
+    sendall never blocks waiting for the other end."""
+
+    def __init__(self):
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(1)
+            self.client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.client.connect(listener.getsockname())
+            self.server, _ = listener.accept()
+        finally:
+            listener.close()
+        for sock in (self.client, self.server):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except Exception:
+                pass
+
+    def roundtrip(self, payload):
+        """client -> server, server echoes it reversed -> client; returns what came back."""
+        self.client.sendall(payload)
+        data = _recv_exact(self.server, len(payload))
+        self.server.sendall(data[::-1])
+        return _recv_exact(self.client, len(payload))
+
+    def close(self):
+        for sock in (self.client, self.server):
+            try:
+                sock.close()
+            except Exception:
+                pass
+
+
+def payload(index, step, length=64):
+    """Deterministic ASCII payload for round trip `step` of unit `index`."""
+    text = ("gilbench:%d:%d:" % (index, step))
+    text = (text * (length // len(text) + 1))[:length]
+    return to_bytes(text)
+
+
+def percentile(sorted_values, fraction):
+    """Nearest-rank percentile of an already sorted list (None when empty)."""
+    if not sorted_values:
+        return None
+    rank = int(fraction * len(sorted_values) + 0.999999999)
+    rank = min(max(rank, 1), len(sorted_values))
+    return sorted_values[rank - 1]

@@ -1,0 +1,93 @@
+"""convoy: I/O round-trip latency in the main thread while N CPU-bound threads run."""
+from __future__ import print_function, division
+
+import threading
+import time
+
+from gilbench_common import LoopbackPair, crc, payload, percentile, perf_counter, xrange
+
+KIND = "latency"
+DESCRIPTION = ("Times SIZE round trips (1 ms sleep + 64-byte loopback TCP send/recv) in the main "
+               "thread while WORKERS CPU-bound threads spin (serial: no busy threads, the "
+               "baseline); reports latency percentiles and each busy thread's share of progress.")
+CLAIM = ("Under a GIL an I/O-bound thread waits behind CPU-bound threads (convoy effect), and "
+         "which thread runs next is close to random.")
+SLEEP_S = 0.001
+PAYLOAD_LEN = 64
+SPIN = 200   # loop iterations per busy-thread progress step (~10-20 us on CPython)
+# host CPython 3.11: one unit of size 60 takes ~0.07 s without busy threads; with 2 busy
+# threads under the GIL each round trip waits ~5-15 ms (sys.getswitchinterval() per handoff).
+DEFAULT_SIZE = 60
+MODES = ("serial", "threads")
+
+
+def _roundtrips(size, index, latencies):
+    pair = LoopbackPair()
+    try:
+        value = 0
+        for step in xrange(size):
+            data = payload(index, step, PAYLOAD_LEN)
+            start = perf_counter()
+            time.sleep(SLEEP_S)
+            back = pair.roundtrip(data)
+            latencies.append(perf_counter() - start)
+            value = crc(back, value)
+    finally:
+        pair.close()
+    return "%08x" % value
+
+
+def unit(size, index):
+    return _roundtrips(size, index, [])
+
+
+def _spin(slot, progress, stop):
+    while not stop[0]:
+        x = 0
+        for i in xrange(SPIN):
+            x += i * i
+        progress[slot] += 1
+
+
+def measure(mode, workers, size):
+    """Returns (checksum, extra). serial: no busy threads; threads: `workers` busy threads."""
+    busy = workers if mode == "threads" else 0
+    progress = [0] * busy
+    stop = [False]
+    threads = [threading.Thread(target=_spin, args=(slot, progress, stop)) for slot in range(busy)]
+    for thread in threads:
+        thread.daemon = True
+        thread.start()
+    try:
+        deadline = time.time() + 30
+        while busy and min(progress) == 0 and time.time() < deadline:
+            time.sleep(0.001)       # every busy thread is running before the first sample
+        before = list(progress)
+        latencies = []
+        start = perf_counter()
+        checksum = _roundtrips(size, 0, latencies)
+        elapsed = perf_counter() - start
+        done = [progress[slot] - before[slot] for slot in range(busy)]
+    finally:
+        stop[0] = True
+        for thread in threads:
+            thread.join()
+    ordered = sorted(latencies)
+    extra = {
+        "roundtrips": len(ordered),
+        "busy_threads": busy,
+        "latency_ms_p50": round(percentile(ordered, 0.50) * 1e3, 4),
+        "latency_ms_p90": round(percentile(ordered, 0.90) * 1e3, 4),
+        "latency_ms_p99": round(percentile(ordered, 0.99) * 1e3, 4),
+        "latency_ms_max": round(ordered[-1] * 1e3, 4),
+        "latency_ms_mean": round(sum(ordered) / len(ordered) * 1e3, 4),
+    }
+    total = sum(done)
+    if busy:
+        extra["busy_steps_per_s"] = round(total / elapsed, 1) if elapsed > 0 else None
+        extra["busy_share"] = [round(count / total, 4) if total else None for count in done]
+        if total:
+            shares = [count / total for count in done]
+            extra["busy_share_min"] = round(min(shares), 4)
+            extra["busy_share_max"] = round(max(shares), 4)
+    return checksum, extra
