@@ -17,7 +17,7 @@ import pandas as pd
 
 from harness import stats
 from harness.results import read_meta
-from harness.stats import Comparison, Estimate
+from harness.stats import CellKey, Comparison, Estimate
 
 DEFAULT_BASELINE = "cpython-3.13"
 PARALLEL_MODES = ("threads", "processes", "asyncio")
@@ -31,6 +31,9 @@ NOT_SPEED_KINDS = frozenset({"io", "latency", "startup"})
 LATENCY_KINDS = frozenset({"latency"})
 LATENCY_METRIC = "extra.latency_ms_p50"
 STARTUP_KINDS = frozenset({"startup"})
+
+# Report order of the known workloads (the order of the claims); unknown ones follow by name.
+WORKLOAD_ORDER = ("cpu", "io", "clib", "contention", "alloc", "convoy", "spawn")
 
 SpeedupKey = tuple[str, str, str, int]  # runtime, workload, mode, workers
 
@@ -97,6 +100,8 @@ class Analysis:
     warmup: dict[str, Estimate]
     warmup_cells: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
     n_tests: int = 0
+    steady_cells: dict[CellKey, pd.DataFrame] = field(default_factory=dict, repr=False)
+    cell_rows: dict[CellKey, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     @property
     def runtime_ids(self) -> list[str]:
@@ -104,14 +109,33 @@ class Analysis:
 
     def cell(self, runtime: str, workload: str, mode: str, workers: int) -> dict[str, Any] | None:
         """The summary row of one cell, or None when it never ran."""
-        c = self.cells
-        rows = c[
-            (c["runtime"] == runtime)
-            & (c["workload"] == workload)
-            & (c["mode"] == mode)
-            & (c["workers"] == workers)
-        ]
-        return rows.iloc[0].to_dict() if len(rows) else None
+        return self.cell_rows.get((runtime, workload, mode, int(workers)))
+
+    def samples(
+        self, runtime: str, workload: str, mode: str, workers: int, column: str = "wall_s"
+    ) -> np.ndarray:
+        """The steady samples of one cell (``column`` may be e.g. ``extra.latency_ms_p50``)."""
+        return _column(self.steady_cells.get((runtime, workload, mode, int(workers))), column)
+
+
+def _column(rows: pd.DataFrame | None, column: str) -> np.ndarray:
+    if rows is None or column not in rows.columns:
+        return np.array([], dtype=float)
+    values = rows[column].to_numpy(dtype=float)
+    return values[~np.isnan(values)]
+
+
+def _cell_rows(cells: pd.DataFrame) -> dict[CellKey, dict[str, Any]]:
+    return {
+        (r["runtime"], r["workload"], r["mode"], int(r["workers"])): r
+        for r in cells.to_dict("records")
+    }
+
+
+def workload_rank(workload: str) -> tuple[int, str]:
+    """Sort key: the known workloads in claim order, then the others by name."""
+    known = workload in WORKLOAD_ORDER
+    return (WORKLOAD_ORDER.index(workload) if known else len(WORKLOAD_ORDER), workload)
 
 
 def ceiling(kind: str | None, workers: int, cpus: int | None) -> int:
@@ -154,9 +178,11 @@ def analyse_frame(
     cpus = meta.get("cpus") or (meta.get("host") or {}).get("cores")
     runtimes = _runtime_infos(meta, df, base)
     ids = [r.id for r in runtimes]
-    workloads = tuple(sorted(df["workload"].unique())) if len(df) else ()
+    workloads = tuple(sorted(df["workload"].unique(), key=workload_rank)) if len(df) else ()
     kinds = {w: _kind(cells, w) for w in workloads}
-    b = _Builder(df, cells, cpus, kinds)
+    steady_cells = stats.steady_by_cell(df)
+    cell_rows = _cell_rows(cells)
+    b = _Builder(df, steady_cells, cell_rows, cpus, kinds)
 
     verdict_workers = {}
     for workload in workloads:
@@ -221,6 +247,8 @@ def analyse_frame(
         warmup=warmup,
         warmup_cells=warmup_cells,
         n_tests=sum(1 for _, _, c in family if c.testable),
+        steady_cells=steady_cells,
+        cell_rows=cell_rows,
     )
 
 
@@ -266,20 +294,27 @@ class _Builder:
     """Raw (uncorrected) comparisons from the frame; one method per family of figures."""
 
     def __init__(
-        self, df: pd.DataFrame, cells: pd.DataFrame, cpus: int | None, kinds: dict[str, str | None]
+        self,
+        df: pd.DataFrame,
+        steady_cells: dict[CellKey, pd.DataFrame],
+        cell_rows: dict[CellKey, dict[str, Any]],
+        cpus: int | None,
+        kinds: dict[str, str | None],
     ) -> None:
         self.df = df
-        self.cells = cells
+        self.steady_cells = steady_cells
+        self.cell_rows = cell_rows
         self.cpus = cpus
         self.kinds = kinds
 
-    def samples(self, rt: str, workload: str, mode: str, n: int, column: str = "wall_s"):
-        return stats.cell_samples(self.df, rt, workload, mode, n, column)
+    def samples(
+        self, rt: str, workload: str, mode: str, n: int, column: str = "wall_s"
+    ) -> np.ndarray:
+        return _column(self.steady_cells.get((rt, workload, mode, n)), column)
 
     def workers(self, rt: str, workload: str, mode: str) -> set[int]:
-        c = self.cells
-        mask = (c["runtime"] == rt) & (c["workload"] == workload) & (c["mode"] == mode)
-        return {int(n) for n in c.loc[mask & (c["n"] > 0), "workers"]}
+        """The Ns of this runtime/workload/mode that have steady samples."""
+        return {k[3] for k in self.steady_cells if k[:3] == (rt, workload, mode)}
 
     def speedups(self, ids: list[str], workloads: tuple[str, ...]) -> dict[SpeedupKey, Speedup]:
         out = {}
@@ -319,6 +354,8 @@ class _Builder:
         out = {}
         for rt, other in pairs:
             for workload in workloads:
+                if self.kinds[workload] in LATENCY_KINDS:
+                    continue  # a fixed-duration latency probe has no "speed"
                 common = self.workers(rt, workload, "serial") & self.workers(
                     other, workload, "serial"
                 )
@@ -414,7 +451,11 @@ class _Builder:
     def spawn(
         self, ids: list[str], workloads: tuple[str, ...]
     ) -> dict[tuple[str, str], tuple[int, Estimate]]:
-        """Seconds per started process: serial wall / N at the largest serial N."""
+        """Seconds per started process: serial wall / (N units x size processes per unit).
+
+        A start-up workload's unit starts ``size`` processes one after another; serial mode
+        runs N units one after another, so the largest serial N gives the steadiest figure.
+        """
         out = {}
         for rt in ids:
             for workload in workloads:
@@ -423,7 +464,8 @@ class _Builder:
                 ns = self.workers(rt, workload, "serial")
                 if ns:
                     n = max(ns)
-                    per = self.samples(rt, workload, "serial", n) / n
+                    size = self.cell_rows[(rt, workload, "serial", n)]["size"] or 1
+                    per = self.samples(rt, workload, "serial", n) / (n * int(size))
                     out[(rt, workload)] = (n, stats.median_estimate(per))
         return out
 
@@ -446,12 +488,7 @@ class _Builder:
                 first = self._first_cell(rt, workload)
                 if first is None:
                     continue
-                row = self.cells[
-                    (self.cells["runtime"] == rt)
-                    & (self.cells["workload"] == workload)
-                    & (self.cells["mode"] == first[0])
-                    & (self.cells["workers"] == first[1])
-                ].iloc[0]
+                row = self.cell_rows[(rt, workload, first[0], first[1])]
                 if row["status"] == "ok" and not _isnan(row["warmup_ratio"]):
                     ratios.append(float(row["warmup_ratio"]))
                     used[(rt, workload)] = first

@@ -20,8 +20,18 @@ from harness import stats
 from harness.analysis import NOT_SPEED_KINDS, PARALLEL_MODES, WAIT_KINDS, Analysis
 
 DPI = 100
-COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-          "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")  # fmt: skip
+COLORS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 SERIAL_CHART = "serial-vs-baseline.png"
 WARMUP_CHART = "warmup.png"
 
@@ -51,25 +61,42 @@ def write_charts(a: Analysis, out_dir: Path) -> dict[str, str]:
     return written
 
 
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+def _figure(
+    width: float,
+    height: float,
+    bottom: float = 0.6,
+    top: float = 0.45,
+    left: float = 0.7,
+    right: float = 0.25,
+) -> Figure:
+    """A figure with fixed margins in inches (no layout engine: cheaper and predictable)."""
+    fig = Figure(figsize=(width, height), dpi=DPI)
     FigureCanvasAgg(fig)
+    fig.subplots_adjust(
+        left=left / width,
+        right=1 - right / width,
+        bottom=bottom / height,
+        top=1 - top / height,
+        wspace=0.25,
+        hspace=0.55,
+    )
     return fig
 
 
 def _save(fig: Figure, path: Path) -> None:
-    fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
+    """PNG without metadata (matplotlib would add its version), written atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})
+    tmp.replace(path)
 
 
 def _speedup_chart(a: Analysis, workload: str, path: Path) -> bool:
-    modes = [
-        m for m in PARALLEL_MODES if any(k[1] == workload and k[2] == m for k in a.speedups)
-    ]
+    modes = [m for m in PARALLEL_MODES if any(k[1] == workload and k[2] == m for k in a.speedups)]
     if not modes:
         return False
     colors = runtime_colors(a)
     kind = a.kinds.get(workload)
-    fig = _figure(4.0 * len(modes) + 0.6, 3.9)
+    fig = _figure(3.8 * len(modes) + 0.7, 4.0, bottom=1.15)
     axes = fig.subplots(1, len(modes), squeeze=False)[0]
     all_ns = sorted({k[3] for k in a.speedups if k[1] == workload})
     xs = np.array(sorted({1, *all_ns}), dtype=float)
@@ -81,18 +108,29 @@ def _speedup_chart(a: Analysis, workload: str, path: Path) -> bool:
         ax.axhline(1.0, color="#cccccc", linewidth=0.8)
         ids = [rid for rid in a.runtime_ids if (rid, workload, mode) in _rwm(a)]
         for i, rid in enumerate(ids):
-            points = sorted((k[3], s) for k, s in a.speedups.items() if k[:3] == (rid, workload, mode))
+            points = sorted(
+                (k[3], s) for k, s in a.speedups.items() if k[:3] == (rid, workload, mode)
+            )
             nudge = 2 ** ((i - (len(ids) - 1) / 2) * 0.03)
             x = np.array([n for n, _ in points], dtype=float) * nudge
             y = np.array([s.comparison.ratio for _, s in points])
             low = np.array([_nan0(s.comparison.ci_low, s.comparison.ratio) for _, s in points])
             high = np.array([_nan0(s.comparison.ci_high, s.comparison.ratio) for _, s in points])
-            ax.errorbar(x, y, yerr=[y - low, high - y], color=colors[rid], capsize=3,
-                        linewidth=1.5, label=rid, zorder=3)  # fmt: skip
+            ax.errorbar(
+                x,
+                y,
+                yerr=[y - low, high - y],
+                color=colors[rid],
+                capsize=3,
+                linewidth=1.5,
+                label=rid,
+                zorder=3,
+            )
             filled = np.array([s.comparison.significant for _, s in points])
             ax.scatter(x[filled], y[filled], color=colors[rid], zorder=4, s=28)
-            ax.scatter(x[~filled], y[~filled], facecolor="white", edgecolor=colors[rid],
-                       zorder=4, s=28)  # fmt: skip
+            ax.scatter(
+                x[~filled], y[~filled], facecolor="white", edgecolor=colors[rid], zorder=4, s=28
+            )
         ax.set_xscale("log", base=2)
         ax.set_xticks(xs, [str(int(n)) for n in xs])
         ax.minorticks_off()
@@ -102,9 +140,18 @@ def _speedup_chart(a: Analysis, workload: str, path: Path) -> bool:
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel("speedup over serial (×)")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), fontsize=8)
-    fig.text(0.99, 0.99, "hollow marker = not significant", ha="right", va="top", fontsize=7,
-             color="#666666")  # fmt: skip
+    fig.legend(
+        handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=8, frameon=False
+    )
+    fig.text(
+        0.99,
+        0.99,
+        "hollow marker = not significant",
+        ha="right",
+        va="top",
+        fontsize=7,
+        color="#666666",
+    )
     _save(fig, path)
     return True
 
@@ -123,7 +170,7 @@ def _serial_chart(a: Analysis, path: Path) -> bool:
     colors = runtime_colors(a)
     ids = [rid for rid in a.runtime_ids if any(k[0] == rid for k in a.serial_vs_baseline)]
     groups = ["geomean"] + sorted({w for _, w in a.serial_vs_baseline})
-    fig = _figure(7.5, 1.0 + 0.32 * len(groups) * len(ids))
+    fig = _figure(8.0, 1.3 + 0.3 * len(groups) * len(ids), left=1.1, bottom=0.65)
     ax = fig.subplots()
     height = 0.8 / len(ids)
     for i, rid in enumerate(ids):
@@ -146,8 +193,16 @@ def _serial_chart(a: Analysis, path: Path) -> bool:
             highs.append(_nan0(high, value))
             hatches.append("" if sig else "//")
         v = np.array(values)
-        bars = ax.barh(ys, v - 1, left=1, height=height * 0.9, color=colors[rid], label=rid,
-                       xerr=[v - np.array(lows), np.array(highs) - v], capsize=2)  # fmt: skip
+        bars = ax.barh(
+            ys,
+            v - 1,
+            left=1,
+            height=height * 0.9,
+            color=colors[rid],
+            label=rid,
+            xerr=[v - np.array(lows), np.array(highs) - v],
+            capsize=2,
+        )
         for bar, hatch in zip(bars, hatches, strict=True):
             bar.set_hatch(hatch)
             if hatch:
@@ -174,7 +229,7 @@ def _warmup_chart(a: Analysis, path: Path) -> bool:
     colors = runtime_colors(a)
     cols = min(2, len(workloads))
     rows = math.ceil(len(workloads) / cols)
-    fig = _figure(5.0 * cols, 3.2 * rows + 0.5)
+    fig = _figure(4.6 * cols + 0.5, 3.0 * rows + 1.2, bottom=1.0, top=0.6)
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax, workload in zip(axes, workloads, strict=False):
         for rid in a.runtime_ids:
@@ -183,8 +238,13 @@ def _warmup_chart(a: Analysis, path: Path) -> bool:
                 continue
             mode, n = used
             df = a.df
-            rows_ = df[(df["runtime"] == rid) & (df["workload"] == workload)
-                       & (df["mode"] == mode) & (df["workers"] == n) & df["ok"].astype(bool)]  # fmt: skip
+            rows_ = df[
+                (df["runtime"] == rid)
+                & (df["workload"] == workload)
+                & (df["mode"] == mode)
+                & (df["workers"] == n)
+                & df["ok"].astype(bool)
+            ]
             steady = stats.steady(rows_)["wall_s"]
             if not len(steady):
                 continue
@@ -200,12 +260,15 @@ def _warmup_chart(a: Analysis, path: Path) -> bool:
         ax.set_ylabel("time / steady median")
         ax.set_ylim(bottom=0)
         ax.grid(True, alpha=0.3)
-    for ax in axes[len(workloads):]:
+    for ax in axes[len(workloads) :]:
         ax.set_visible(False)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), fontsize=8)
-    fig.suptitle("Warm-up: each repetition relative to the steady state (hollow = warm-up rep)",
-                 fontsize=10)  # fmt: skip
+    fig.legend(
+        handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=8, frameon=False
+    )
+    fig.suptitle(
+        "Warm-up: each repetition relative to the steady state (hollow = warm-up rep)", fontsize=10
+    )
     _save(fig, path)
     return True
 

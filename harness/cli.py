@@ -41,8 +41,13 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--suite", default="nightly" if name == "nightly" else "default")
         sub.add_argument("--runtimes", default="", help="space/comma separated runtime ids")
         sub.add_argument("--backend", choices=("docker", "local"), default="docker")
-        sub.add_argument("--local", action="append", default=[], metavar="NAME=COMMAND",
-                         help="host interpreter for --backend local (repeatable)")
+        sub.add_argument(
+            "--local",
+            action="append",
+            default=[],
+            metavar="NAME=COMMAND",
+            help="host interpreter for --backend local (repeatable)",
+        )
         sub.add_argument("--cpuset", help="CPUs to pin containers to (default: all)")
         sub.add_argument("--reports", type=Path, default=None, help="reports folder")
         sub.add_argument("--no-build", action="store_true", help="never build images")
@@ -50,8 +55,11 @@ def _parser() -> argparse.ArgumentParser:
         if name == "compare":
             sub.add_argument("--resume", metavar="RUN_ID", help="finish an interrupted run")
         else:
-            sub.add_argument("--fail-on-regression", action="store_true",
-                             help=f"exit {EXIT_REGRESSION} when a regression is flagged")
+            sub.add_argument(
+                "--fail-on-regression",
+                action="store_true",
+                help=f"exit {EXIT_REGRESSION} when a regression is flagged",
+            )
 
     report = commands.add_parser("report", help="regenerate a run's report from its raw files")
     report.add_argument("run_dir", type=Path)
@@ -91,12 +99,14 @@ def _main(args: argparse.Namespace, display: Display) -> int:
             command=os.environ.get("GILBENCH_COMMAND")
             or "python -m harness " + shlex.join(sys.argv[1:]),
         )
-        run_dir = compare(root, options, display)
-        report_path = _report(run_dir, reports, args.baseline)
-        display.info(f"raw results: {run_dir / 'results.jsonl'}")
-        result_line(str(report_path))
         if args.command == "nightly":
-            return _history(reports, args.fail_on_regression)
+            # the history is rebuilt even when the night fails or is interrupted: it shows so
+            try:
+                _compare_and_report(root, options, reports, args.baseline, display)
+            finally:
+                history_status = _history(reports, args.fail_on_regression)
+            return history_status
+        _compare_and_report(root, options, reports, args.baseline, display)
         return 0
     if args.command == "report":
         result_line(str(_report(args.run_dir, args.run_dir.parent.parent, args.baseline)))
@@ -106,6 +116,15 @@ def _main(args: argparse.Namespace, display: Display) -> int:
     if args.command == "clean":
         return _clean(args.images, display)
     raise AssertionError(args.command)
+
+
+def _compare_and_report(
+    root: Path, options: CompareOptions, reports: Path, baseline: str, display: Display
+) -> None:
+    run_dir = compare(root, options, display)
+    report_path = _report(run_dir, reports, baseline)
+    display.info(f"raw results: {run_dir / 'results.jsonl'}")
+    result_line(str(report_path))
 
 
 def _report(run_dir: Path, reports: Path, baseline: str | None) -> Path:
@@ -118,19 +137,19 @@ def _report(run_dir: Path, reports: Path, baseline: str | None) -> Path:
 
 
 def _history(reports: Path, fail_on_regression: bool) -> int:
-    from harness.history import write_history
+    from harness.history import exit_code, write_history
 
     result = write_history(reports)
     result_line(str(result.path))
     if result.regressions:
-        print(f"{len(result.regressions)} regression(s) flagged, see {result.path}", file=sys.stderr)
-        if fail_on_regression:
-            return EXIT_REGRESSION
-    return 0
+        print(
+            f"{len(result.regressions)} regression(s) flagged, see {result.path}", file=sys.stderr
+        )
+    return exit_code(result, fail_on_regression)
 
 
 def _runtimes(root: Path, as_json: bool) -> int:
-    from harness.runtime_table import runtime_rows, render_rows
+    from harness.runtime_table import render_rows, runtime_rows
 
     rows = runtime_rows(root)
     if as_json:
@@ -153,7 +172,9 @@ def _images(root: Path, wanted: tuple[str, ...], display: Display) -> int:
     failed = [s for s in statuses.values() if s.state == "failed"]
     for status in statuses.values():
         if status.state in ("failed", "unavailable"):
-            display.warn(f"{status.runtime_id} {status.state}: {str(status.reason).splitlines()[0]}")
+            display.warn(
+                f"{status.runtime_id} {status.state}: {str(status.reason).splitlines()[0]}"
+            )
     return 1 if failed else 0
 
 

@@ -21,7 +21,6 @@ from harness.config import Suite, WorkloadPlan, load_suite
 from harness.environment import (
     cpu_model,
     cpuset_size,
-    engine_is_local,
     harness_revision,
     iso,
     local_host,
@@ -153,8 +152,15 @@ def _select_runtimes(root: Path, options: CompareOptions, suite: Suite) -> list[
 
 def _local_runtime(name: str) -> Runtime:
     return Runtime(
-        id=name, family="local", image="", dockerfile="", context="", build_args={},
-        expected_gil=None, warmups=1, description="host interpreter (not containerised)",
+        id=name,
+        family="local",
+        image="",
+        dockerfile="",
+        context="",
+        build_args={},
+        expected_gil=None,
+        warmups=1,
+        description="host interpreter (not containerised)",
     )
 
 
@@ -175,16 +181,25 @@ def suite_from_meta(data: dict[str, Any], source: str) -> Suite:
     try:
         plans = tuple(
             WorkloadPlan(
-                name=w["name"], kind=w["kind"], size=int(w["size"]), modes=tuple(w["modes"]),
-                workers=tuple(w["workers"]), reps=int(w["reps"]), warmups=w.get("warmups"),
+                name=w["name"],
+                kind=w["kind"],
+                size=int(w["size"]),
+                modes=tuple(w["modes"]),
+                workers=tuple(w["workers"]),
+                reps=int(w["reps"]),
+                warmups=w.get("warmups"),
             )
             for w in data["workloads"]
         )
         return Suite(
-            name=data["name"], description=data.get("description", ""), workloads=plans,
-            reps=int(data["reps"]), warmups=data.get("warmups"),
+            name=data["name"],
+            description=data.get("description", ""),
+            workloads=plans,
+            reps=int(data["reps"]),
+            warmups=data.get("warmups"),
             warmups_by_family=dict(data.get("warmups_by_family", {})),
-            timeout_s=int(data["timeout_s"]), memory=data["memory"],
+            timeout_s=int(data["timeout_s"]),
+            memory=data["memory"],
             runtimes=tuple(data.get("runtimes", [])),
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -212,7 +227,9 @@ def _probe_local(backend: Backend, runtime: Runtime) -> ImageStatus:
     except json.JSONDecodeError:
         probe = None
     if probe is None:
-        reason = f"the probe failed: {outcome.timed_out or outcome.exit_code}: {outcome.stderr_tail}"
+        reason = (
+            f"the probe failed: {outcome.timed_out or outcome.exit_code}: {outcome.stderr_tail}"
+        )
         return ImageStatus(runtime.id, "", "failed", reason=reason)
     return ImageStatus(runtime.id, "", "built", probe=probe, action="probed")
 
@@ -222,7 +239,7 @@ def _initial_meta(
 ) -> dict[str, Any]:
     if isinstance(backend, DockerBackend):
         host = backend.host_info()
-        host["cpu_model"] = cpu_model() if engine_is_local() else "unknown (remote engine)"
+        host["cpu_model"] = cpu_model() if backend.is_local() else "unknown (remote engine)"
         docker_info: dict[str, Any] | None = backend.engine_info()
         cpuset = options.cpuset or f"0-{int(host['cores']) - 1}"
     else:
@@ -270,14 +287,18 @@ def _runtime_meta(runtime: Runtime, status: ImageStatus) -> dict[str, Any]:
 # -- the matrix --------------------------------------------------------------------------------
 
 
-def _run_matrix(backend: Backend, state: RunState, options: CompareOptions, display: Display) -> None:
+def _run_matrix(
+    backend: Backend, state: RunState, options: CompareOptions, display: Display
+) -> None:
     results = state.run_dir / RESULTS_FILE
     groups = plan_groups(state.suite, state.runtimes)
     done = completed_cells(results, groups)
     moved = set_aside_partial(state.run_dir, done)
     if moved:
-        display.info(f"resume: {moved} record(s) of unfinished cells set aside in "
-                     "results.partial.jsonl; those cells run again")
+        display.info(
+            f"resume: {moved} record(s) of unfinished cells set aside in "
+            "results.partial.jsonl; those cells run again"
+        )
     for runtime in state.runtimes:
         status = state.statuses[runtime.id]
         if status.available:
@@ -295,13 +316,18 @@ def _run_matrix(backend: Backend, state: RunState, options: CompareOptions, disp
         return f"{cell.runtime} {cell.workload} {cell.mode} x{cell.workers}"
 
     def on_done(cell: Cell, record: Any) -> None:
-        outcome = "ok" if record.ok else ("n/a: " if record.unsupported else "FAILED: ") + str(
-            record.error
-        ).splitlines()[0][:120]
+        outcome = (
+            "ok"
+            if record.ok
+            else ("n/a: " if record.unsupported else "FAILED: ")
+            + str(record.error).splitlines()[0][:120]
+        )
         display.cell_done(label(cell), outcome)
 
     runner = GroupRunner(
-        backend, state.run_id, results,
+        backend,
+        state.run_id,
+        results,
         idle_timeout_s=idle_timeout(state.suite),
         total_timeout_s=float(state.suite.timeout_s),
         memory=state.suite.memory,

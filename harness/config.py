@@ -157,7 +157,9 @@ def _plan(
     if unknown:
         raise ConfigError(f"{where}: unknown field(s) {', '.join(unknown)}")
     if "size" not in raw:
-        raise ConfigError(f"{where}.size: missing (a positive integer; default {info.default_size})")
+        raise ConfigError(
+            f"{where}.size: missing (a positive integer; default {info.default_size})"
+        )
     modes = raw.get("modes", list(info.modes))
     if not isinstance(modes, list) or not modes:
         raise ConfigError(f"{where}.modes: expected a non-empty list of {', '.join(MODES)}")
@@ -175,7 +177,8 @@ def _plan(
         kind=info.kind,
         size=_positive_int(raw["size"], f"{where}.size"),
         modes=tuple(m for m in MODES if m in modes),
-        workers=_workers(raw["workers"], f"{where}.workers") if "workers" in raw
+        workers=_workers(raw["workers"], f"{where}.workers")
+        if "workers" in raw
         else defaults["workers"],
         reps=_positive_int(raw.get("reps", defaults["reps"]), f"{where}.reps"),
         warmups=None if warmups is None else _non_negative_int(warmups, f"{where}.warmups"),
@@ -197,14 +200,21 @@ def load_suite(root: Path, name: str) -> Suite:
     return parse_suite(data, path.stem, str(path), discover_workloads(root))
 
 
-def parse_suite(
-    data: Any, name: str, source: str, catalogue: Mapping[str, WorkloadInfo]
-) -> Suite:
+def parse_suite(data: Any, name: str, source: str, catalogue: Mapping[str, WorkloadInfo]) -> Suite:
     """Validate decoded suite YAML; every error names `source` and the field."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level")
-    known = {"description", "timeout_s", "memory", "reps", "warmups", "warmups_by_family",
-             "workers", "runtimes", "workloads"}
+    known = {
+        "description",
+        "timeout_s",
+        "memory",
+        "reps",
+        "warmups",
+        "warmups_by_family",
+        "workers",
+        "runtimes",
+        "workloads",
+    }
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{source}: unknown field(s) {', '.join(unknown)}")

@@ -63,22 +63,22 @@ def _os_name() -> str:
     return match.group(1) if match else platform.system()
 
 
-def engine_is_local() -> bool:
-    """True when the Docker engine runs on this machine (so /proc/cpuinfo describes it)."""
-    host = os.environ.get("DOCKER_HOST", "")
-    return not host or host.startswith("unix://")
-
-
 def harness_revision(root: Path) -> str:
     """`git rev-parse HEAD`, with `-dirty` when the work tree has changes; `unknown` outside git."""
     try:
         head = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True, text=True, timeout=10, check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=10, check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"

@@ -26,6 +26,11 @@ def num(x: float | None) -> str:
     return f"{x:.3f}" if magnitude >= 0.01 else f"{x:.2g}"
 
 
+def fixed(x: float | None, digits: int = 2) -> str:
+    """A plain number with fixed decimals: ``1.94``."""
+    return DASH if not _finite(x) else f"{x:.{digits}f}"
+
+
 def times(x: float | None) -> str:
     """A ratio: ``1.93×``."""
     return DASH if not _finite(x) else f"{num(x)}×"

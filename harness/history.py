@@ -1,7 +1,7 @@
 """Nightly history: every run folder of a suite is one night; ``write_history`` renders
 ``reports/history.md`` + ``reports/history/*.png`` from them and returns the flags.
 
-    python -m harness.history [REPORTS_DIR] [--suite nightly] [--fail-on-regression]
+    python -m harness.history [REPORTS_DIR] [--suite nightly] [--fail-on-regression] [--no-charts]
 
 Exit status: 0, or ``EXIT_REGRESSION`` (3) when ``--fail-on-regression`` is given and a plain
 regression is flagged (flags after a runtime or host change do not count). Nothing here writes
@@ -132,8 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help=f"exit {EXIT_REGRESSION} when a plain regression is flagged",
     )
+    parser.add_argument("--no-charts", action="store_true", help="write history.md only")
     args = parser.parse_args(argv)
-    result = write_history(args.reports_dir, suite=None if args.suite == "all" else args.suite)
+    suite = None if args.suite == "all" else args.suite
+    result = write_history(args.reports_dir, suite=suite, charts=not args.no_charts)
     print(summary_line(result))
     return exit_code(result, args.fail_on_regression)
 

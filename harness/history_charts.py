@@ -22,16 +22,13 @@ STYLES = {"serial": "-", "threads": "-", "processes": "--", "asyncio": ":"}
 PALETTE = plt.get_cmap("tab10").colors
 
 
-def night_label(night: Night, unique_dates: bool) -> str:
-    """``11-24`` (or ``11-24 23:00`` when two nights share a date); status if not complete."""
-    stamp = night.started_at
-    label = stamp[5:10] if unique_dates else f"{stamp[5:10]} {stamp[11:16]}"
-    return label if night.complete else f"{label}\n{night.status}"
-
-
 def labels_for(nights: Sequence[Night]) -> list[str]:
-    unique = len({n.started_at[:10] for n in nights}) == len(nights)
-    return [night_label(n, unique) for n in nights]
+    """``11-24`` per night; with the time when dates repeat; the status if not complete."""
+    for width in (10, 16, 19):  # date, minute, second of the ISO start time
+        stamps = [n.started_at[5:width].replace("T", " ") for n in nights]
+        if len(set(stamps)) == len(stamps):
+            break
+    return [s if n.complete else f"{s}\n{n.status}" for s, n in zip(stamps, nights, strict=True)]
 
 
 def write_chart(
@@ -65,9 +62,21 @@ def write_chart(
                 mid.append(q2)
                 low.append(q2 - q1)
                 high.append(q3 - q2)
+        colour = colours[key.runtime]
+        cell = (key.runtime, key.workload, key.metric, key.workers)
+        failed = [x for x, night in enumerate(nights) if night.complete and cell in night.failures]
+        if failed:
+            ax.plot(
+                failed,
+                [0] * len(failed),
+                marker="x",
+                markersize=8,
+                color=colour,
+                linestyle="none",
+                clip_on=False,
+            )
         if not xs:
             continue
-        colour = colours[key.runtime]
         label = key.runtime if not key.is_speedup else f"{key.runtime} {key.metric} x{key.workers}"
         ax.errorbar(
             xs,
@@ -129,7 +138,8 @@ def write_chart(
         0.5,
         0.005,
         "ring: flagged newest night (red regression, green improvement); "
-        "diamond: runtime changed; dashed line: host changed; grey band: incomplete night",
+        "diamond: runtime changed; dashed line: host changed; grey band: incomplete night; "
+        "x on the axis: cell failed",
         ha="center",
         fontsize=6.5,
         color="0.35",

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from harness.history_charts import labels_for
 from harness.history_flags import (
     IMPROVEMENT,
@@ -31,7 +33,7 @@ steady-state samples of up to {k} previous complete nights of the same machine (
 
 Serial time: wall seconds of serial mode at its smallest worker count (higher is a regression).
 Speedup: T_serial / T_parallel at the largest worker count that fits the run's cpus, one sample
-per parallel repetition against the night's median serial time (lower is a regression).
+per repetition (serial and parallel run of the same repetition index; lower is a regression).
 Baselines only pool nights on which the runtime (implementation, version, image id) and the
 host set-up (cpus, kernel, Docker engine) were those of the newest night. When fewer than
 {min_prev} such nights exist the older nights are used and the flag is marked *after runtime
@@ -223,8 +225,15 @@ def _nights_table(nights: Sequence[Night], newest: Night | None) -> list[str]:
         note = list(notes[night.run_id])
         if night.reason:
             note.insert(0, night.reason)
-        if night.status == "running" and night.run_id != last:
-            note.insert(0, "never finished (status still 'running')")
+        if night.status == "running":
+            note.insert(
+                0,
+                "never finished: killed, or the harness crashed"
+                if night.run_id != last
+                else "in progress, or died without finishing",
+            )
+        elif night.status == "interrupted":
+            note.insert(0, f"`python -m harness compare --resume {night.run_id}` finishes it")
         if newest is not None and night.run_id == newest.run_id:
             note.insert(0, "compared below")
         runtimes = ", ".join(f"{r} {b.python_version or '?'}" for r, b in night.builds.items())
@@ -313,7 +322,11 @@ def _baseline(c: Comparison) -> str:
 def _value(key: SeriesKey, value: float) -> str:
     if key.is_speedup:
         return f"{value:.2f}x"
-    return f"{value:.0f} s" if value >= 100 else f"{value:#.3g} s"
+    if value >= 100:
+        return f"{value:.0f} s"
+    if value >= 0.001:
+        return f"{value:#.3g} s"
+    return f"{np.format_float_positional(value, precision=3, fractional=False)} s"
 
 
 def _change(c: Comparison) -> str:

@@ -13,7 +13,6 @@ Each night is reduced to *series samples*: for every (runtime, workload, size) t
 from __future__ import annotations
 
 import re
-import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -203,8 +202,9 @@ def night_series(
 
     Serial time: steady-state samples at the smallest serial worker count. Speedup of a
     parallel mode: at the largest worker count >= 2 not exceeding ``cpus`` (else the smallest),
-    each parallel sample divided into the night's median serial time at the same worker count;
-    when serial did not run at that count, T1 * N / TN from the smallest serial count.
+    one sample per repetition, T_serial / T_parallel of the same steady-state repetition index
+    (so the serial run's noise stays in the samples); when serial did not run with that many
+    units, T1 * N / TN from the smallest serial count.
     """
     cells: dict[tuple[str, str, int, str, int], list[tuple[int, float]]] = defaultdict(list)
     failures: dict[Cell, str] = {}
@@ -234,13 +234,11 @@ def night_series(
             if not parallel or not serial:
                 continue
             workers = _speedup_workers(sorted(parallel), cpus)
-            if workers in serial:
-                t_serial = statistics.median(serial[workers])
-            else:
-                smallest = min(serial)
-                t_serial = statistics.median(serial[smallest]) * workers / smallest
+            base = workers if workers in serial else min(serial)
+            scale = workers / base  # T1 * N / TN when serial did not run with N units
+            pairs = zip(serial[base], parallel[workers], strict=False)
             key = SeriesKey(runtime, workload, size, mode, workers)
-            series[key] = tuple(t_serial / t for t in parallel[workers])
+            series[key] = tuple(t_serial * scale / t_parallel for t_serial, t_parallel in pairs)
     ok_cells = frozenset((k[0], k[1], k[3], k[4]) for k in cells)
     failures = {cell: error for cell, error in sorted(failures.items()) if cell not in ok_cells}
     return series, ok_cells, failures

@@ -220,7 +220,9 @@ def required_file_problem(root: Path, runtime: Runtime) -> str | None:
     if required is None:
         return None
     if not (root / required.path).exists():
-        source = f" (its download from {required.url} is tried by `make images`)" if required.url else ""
+        source = (
+            f" (its download from {required.url} is tried by `make images`)" if required.url else ""
+        )
         return f"{required.path} is missing{source}; see README, 'IronPython offline'"
     try:
         validate_required_file(root, required)
@@ -280,7 +282,9 @@ def run_probe(backend: DockerBackend, runtime: Runtime) -> dict[str, Any]:
     try:
         probe = json.loads(lines[-1])
     except json.JSONDecodeError:
-        raise ImageBuildError(f"{runtime.id}: the probe printed no JSON: {lines[-1][:200]!r}") from None
+        raise ImageBuildError(
+            f"{runtime.id}: the probe printed no JSON: {lines[-1][:200]!r}"
+        ) from None
     check_probe(runtime, probe)
     return probe
 
@@ -311,7 +315,11 @@ def image_status(backend: DockerBackend, root: Path, runtime: Runtime) -> ImageS
     wanted = recipe_hash(root, runtime, base[1])
     state = "built" if labels.get(RECIPE_LABEL) == wanted else "outdated"
     return ImageStatus(
-        runtime.id, runtime.image, state, image_id=image_id, recipe_hash=wanted,
+        runtime.id,
+        runtime.image,
+        state,
+        image_id=image_id,
+        recipe_hash=wanted,
         probe=cached_probe(root, image_id),
     )
 
@@ -331,14 +339,20 @@ def ensure_images(
     base_ref, base_id = resolve_base(backend, log)
     statuses = {}
     for runtime in runtimes:
-        statuses[runtime.id] = _ensure_one(backend, root, runtime, base_ref, base_id, log,
-                                           on_build_line or (lambda _line: None))
+        statuses[runtime.id] = _ensure_one(
+            backend, root, runtime, base_ref, base_id, log, on_build_line or (lambda _line: None)
+        )
     return statuses
 
 
 def _ensure_one(
-    backend: DockerBackend, root: Path, runtime: Runtime, base_ref: str, base_id: str,
-    log: Log, on_build_line: Log,
+    backend: DockerBackend,
+    root: Path,
+    runtime: Runtime,
+    base_ref: str,
+    base_id: str,
+    log: Log,
+    on_build_line: Log,
 ) -> ImageStatus:
     try:
         if runtime.requires_file:
@@ -370,8 +384,15 @@ def _ensure_one(
         log(f"{runtime.id}: FAILED: {exc}")
         return ImageStatus(runtime.id, runtime.image, "failed", recipe_hash=wanted, reason=str(exc))
     log(f"{runtime.id}: {action} ({image_id[7:19]}), {describe_probe(probe)}")
-    return ImageStatus(runtime.id, runtime.image, "built", image_id=image_id,
-                       recipe_hash=wanted, probe=probe, action=action)
+    return ImageStatus(
+        runtime.id,
+        runtime.image,
+        "built",
+        image_id=image_id,
+        recipe_hash=wanted,
+        probe=probe,
+        action=action,
+    )
 
 
 def describe_probe(probe: dict[str, Any] | None) -> str:

@@ -35,8 +35,9 @@ class Display:
         self.console.print(f"warning: {message}", markup=False, style="yellow")
 
     def build_line(self, line: str) -> None:
-        """One line of a build log: shown dimmed (the full log is in Docker's build output)."""
-        if not self.quiet:
+        """One line of a build log: the `Step n/m` lines are shown; a failed build shows its
+        last lines in the error instead."""
+        if not self.quiet and line.startswith("Step "):
             self.console.print(f"  | {line[:160]}", markup=False, style="dim")
 
     def start_cells(self, total: int) -> None:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from harness import charts, stats
 from harness import formatting as f
+from harness import verdicts as v
 from harness.analysis import (
     LATENCY_KINDS,
     LATENCY_METRIC,
@@ -27,7 +28,6 @@ from harness.analysis import (
     Speedup,
     analyse,
 )
-from harness import verdicts as v
 
 REPORT_FILE = "report.md"
 LATEST_FILE = "latest.md"
@@ -40,12 +40,22 @@ def write_report(run_dir: Path, baseline: str | None = None) -> Path:
 
     ``baseline`` defaults to meta.json's ``baseline``, else ``cpython-3.13``.
     """
-    run_dir = Path(run_dir)
-    a = analyse(run_dir, baseline)
-    images = charts.write_charts(a, run_dir)
-    path = run_dir / REPORT_FILE
-    path.write_text(render(a, images), encoding="utf-8")
+    return write(analyse(Path(run_dir), baseline))
+
+
+def write(a: Analysis) -> Path:
+    """Write the report and charts of an existing analysis into its run folder."""
+    images = charts.write_charts(a, a.run_dir)
+    path = a.run_dir / REPORT_FILE
+    _write_text(path, render(a, images))
     return path
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write atomically: a reader never sees half a report."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
 
 
 def write_latest(run_dir: Path, reports_dir: Path) -> Path:
@@ -59,7 +69,7 @@ def write_latest(run_dir: Path, reports_dir: Path) -> Path:
     text = relink(source.read_text(encoding="utf-8"), prefix)
     target = Path(reports_dir) / LATEST_FILE
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    _write_text(target, text)
     return target
 
 
@@ -163,11 +173,21 @@ def _significance(c: stats.Comparison) -> str:
     if not c.testable:
         return f"untestable ({c.n_a}+{c.n_b})"
     mark = "✔" if c.significant else "n.s."
-    return f"{mark} p_adj={c.p_adjusted:.3f}, δ={c.effect:+.2f}".replace("p_adj=0.000", "p_adj<0.001")
+    return f"{mark} p_adj={c.p_adjusted:.3f}, δ={c.effect:+.2f}".replace(
+        "p_adj=0.000", "p_adj<0.001"
+    )
 
 
 def _ratio_ci(c: stats.Comparison) -> str:
-    return f"{f.times(c.ratio)} ({f.interval(c.ci_low, c.ci_high)})"
+    span = f.interval(c.ci_low, c.ci_high)
+    return f"{f.times(c.ratio)} ({'no CI' if span == f.DASH else span})"
+
+
+def _mark(c: stats.Comparison) -> str:
+    """Nothing for a real difference; ``n.s.`` or ``untestable`` (too few samples) otherwise."""
+    if c.significant:
+        return ""
+    return " n.s." if c.testable else " untestable"
 
 
 def _beyond(a: Analysis, s: Speedup) -> str:
@@ -183,9 +203,9 @@ def _headline(a: Analysis) -> str:
     suite = (meta.get("suite") or {}).get("name", "?")
     backend = meta.get("backend") or _first_value(a.df, "backend") or "?"
     if backend == "local":
-        where = "**local: not containerised** (host interpreters, no cpuset pinning)"
+        where = "local: **not containerised** (host interpreters, no cpuset pinning)"
     else:
-        where = f"**{backend}** (containerised)"
+        where = f"{backend} (containerised)"
     pinning = []
     if meta.get("cpuset") is not None:
         pinning.append(f"cpuset `{meta['cpuset']}`")
@@ -193,7 +213,9 @@ def _headline(a: Analysis) -> str:
         pinning.append(f"{meta['cpus']} CPUs")
     if meta.get("memory_limit"):
         pinning.append(f"memory limit {meta['memory_limit']}")
-    pinned = f"; containers pinned to {', '.join(pinning)}" if pinning and backend != "local" else ""
+    pinned = (
+        f"; containers pinned to {', '.join(pinning)}" if pinning and backend != "local" else ""
+    )
     machine = (
         f"{host.get('cpu_model', 'unknown CPU')} ({host.get('cores', '?')} cores{pinned}), "
         f"{host.get('os', '')} kernel {host.get('kernel', '?')}".replace(" ,", ",")
@@ -201,8 +223,8 @@ def _headline(a: Analysis) -> str:
     lines = [
         f"# gilbench report: `{a.meta.get('run_id', a.run_dir.name)}`",
         "",
-        f"**Suite** `{suite}` · **date** {_time_span(meta)} · **backend** {where} · "
-        f"**status** {meta.get('status', '?')}",
+        f"**Suite:** `{suite}` · **date:** {_time_span(meta)} · **backend:** {where} · "
+        f"**status:** {meta.get('status', '?')}",
         "",
         f"**Machine:** {machine}.",
     ]
@@ -228,11 +250,28 @@ def _headline(a: Analysis) -> str:
     rows = []
     for info in a.runtimes:
         name = f"{info.id} (baseline)" if info.id == a.baseline else info.id
-        status = "ran" if info.available else f"{v.UNAVAILABLE} unavailable: {info.reason or '?'}"
-        rows.append([name, info.implementation or f.DASH, info.version or f.DASH,
-                     gil_label(info) if info.available else f.DASH, info.pool or f.DASH, status])  # fmt: skip
-    lines += ["", table(rows, ["runtime", "implementation", "Python", "GIL (probed)",
-                               "process pool", "status"])]  # fmt: skip
+        if not info.available:
+            status = f"{v.UNAVAILABLE} unavailable: {info.reason or '?'}"
+        elif (a.cells["runtime"] == info.id).any():
+            status = "ran"
+        else:
+            status = f"{v.WARN} no results recorded"
+        rows.append(
+            [
+                name,
+                info.implementation or f.DASH,
+                info.version or f.DASH,
+                gil_label(info) if info.available else f.DASH,
+                info.pool or f.DASH,
+                status,
+            ]
+        )
+    lines += [
+        "",
+        table(
+            rows, ["runtime", "implementation", "Python", "GIL (probed)", "process pool", "status"]
+        ),
+    ]
     return "\n".join(lines)
 
 
@@ -242,23 +281,26 @@ def _first_value(df: pd.DataFrame, column: str) -> Any:
 
 
 def _how_to_read(a: Analysis) -> str:
-    cores = f"{a.cpus} here" if a.cpus else "unknown here"
-    return f"""## How to read this report
-
-A *cell* is one runtime × workload × mode × N workers. Serial mode runs N units of work one
-after another; threads, processes and asyncio run the same N units at once. Times are medians of
-the steady repetitions (warm-up runs excluded), with the interquartile range (IQR).
-**Speedup** = serial time ÷ parallel time for the same N units; its **ceiling** is the most
-physics allows: min(N, cores) for work that needs a CPU ({cores}), N for waiting (I/O).
-**CPU/wall** ≈ how many cores were busy: about 1 means one core did all the work.
-Every ratio comes with a 95% bootstrap confidence interval (CI). A difference counts as real only
-when a two-sided Mann–Whitney U test says so after a Benjamini–Hochberg correction across all
-{a.n_tests} testable comparisons in this report (adjusted p < {stats.ALPHA}); differences that
-fail are marked *n.s.* and not ranked. Cells with fewer than {stats.MIN_STEADY_SAMPLES} steady
-samples, or with too few to ever reach significance (3 + 3 samples: the smallest possible p is
-0.1), are *inconclusive*. δ is Cliff's delta (−1…+1): how often one sample beats the other.
-
-{v.LEGEND}."""
+    cores = f"{a.cpus} cores here" if a.cpus else "core count unknown"
+    items = [
+        "**Cell**: one runtime × workload × mode × N workers. Serial runs N units of work one "
+        "after another; threads, processes and asyncio run the same N units at once. Times are "
+        "medians of the steady repetitions (warm-ups excluded) with their interquartile range "
+        "(IQR).",
+        "**Speedup** = serial time ÷ parallel time for the same N units. Its **ceiling** is the "
+        f"most physics allows: min(N, cores) for work that needs a CPU ({cores}), N for waiting "
+        "(I/O). **CPU/wall** ≈ how many cores were busy: about 1 means one core did all the work.",
+        "**Intervals**: every ratio has a 95% bootstrap confidence interval (CI).",
+        "**Significance**: a difference counts as real only if a two-sided Mann–Whitney U test "
+        "says so after a Benjamini–Hochberg correction over all "
+        f"{_plural(a.n_tests, 'testable comparison')} in this report (adjusted p < "
+        f"{stats.ALPHA}); the others are marked *n.s.* and not ranked. δ is Cliff's delta "
+        "(−1…+1): how much more often one sample is the larger.",
+        f"**Inconclusive**: fewer than {stats.MIN_STEADY_SAMPLES} steady samples, or too few to "
+        "ever reach significance (3 + 3 samples: the smallest possible p is 0.1; use ≥ 5 reps).",
+        f"**Symbols**: {v.LEGEND}.",
+    ]
+    return "## How to read this report\n\n" + "\n".join(f"- {item}" for item in items)
 
 
 def _verdicts(a: Analysis) -> str:
@@ -311,7 +353,7 @@ def _at_a_glance(a: Analysis) -> str:
                     cells.append(f"{verdict.symbol} {verdict.text.split(':')[0]}")
                     continue
                 verdict = v.judge_speedup(sp, a.cpus)
-                mark = "" if sp.comparison.significant else " n.s."
+                mark = "" if verdict.symbol == v.INCONCLUSIVE else _mark(sp.comparison)
                 cells.append(f"{verdict.symbol} {_ratio_ci(sp.comparison)}{mark}")
             rows.append([label, *cells])
     if not rows:
@@ -328,6 +370,8 @@ def _at_a_glance(a: Analysis) -> str:
 
 def _scaling(a: Analysis, images: dict[str, str]) -> str:
     parts = ["## Scaling per workload"]
+    if not a.workloads:
+        parts.append("No measurements in this run.")
     for workload in a.workloads:
         kind = a.kinds.get(workload)
         if kind in LATENCY_KINDS:
@@ -337,7 +381,7 @@ def _scaling(a: Analysis, images: dict[str, str]) -> str:
             )
             continue
         sizes = sorted({str(x) for x in a.cells.loc[a.cells["workload"] == workload, "size"]})
-        parts.append(f"### `{workload}` (kind {kind or '?'}, size {', '.join(sizes)})")
+        parts.append(f"### `{workload}` (kind {kind or 'unknown'}, size {', '.join(sizes)})")
         if f"speedup:{workload}" in images:
             parts.append(f"![speedup of {workload}]({images[f'speedup:{workload}']})")
         rows = []
@@ -347,9 +391,23 @@ def _scaling(a: Analysis, images: dict[str, str]) -> str:
             for _, row in mine.iterrows():
                 rows.append(_scaling_row(a, row.to_dict()))
         parts.append(
-            table(rows, ["runtime", "mode", "N", "n", "median", "IQR", "CPU/wall",
-                         "speedup (95% CI)", "ceiling", "efficiency", "significance"])
-        )  # fmt: skip
+            table(
+                rows,
+                [
+                    "runtime",
+                    "mode",
+                    "N",
+                    "n",
+                    "median",
+                    "IQR",
+                    "CPU/wall",
+                    "speedup (95% CI)",
+                    "ceiling",
+                    "efficiency",
+                    "significance",
+                ],
+            )
+        )
     return "\n\n".join(parts)
 
 
@@ -357,26 +415,30 @@ def _scaling_row(a: Analysis, row: dict[str, Any]) -> list[str]:
     rid, workload, mode, n = row["runtime"], row["workload"], row["mode"], int(row["workers"])
     status = _cell_status(row)
     base = [rid, mode, str(n), str(int(row["n"]))]
-    timing = [f.seconds(row["median"]), f.seconds_range(row["q1"], row["q3"]),
-              f.num(row["cpu_wall"])]  # fmt: skip
+    timing = [
+        f.seconds(row["median"]),
+        f.seconds_range(row["q1"], row["q3"]),
+        f.fixed(row["cpu_wall"]),
+    ]
     if row["status"] in ("unsupported", "failed"):
         return base + [f.DASH] * 3 + [status] + [f.DASH] * 3
     if mode == "serial":
-        return base + timing + ["reference" if not status else status] + [f.DASH] * 3
+        return base + timing + [status or "reference"] + [f.DASH] * 3
     s = a.speedups.get((rid, workload, mode, n))
     if s is None:
-        ref = a.cell(rid, workload, "serial", n)
-        why = _cell_status(ref) or status or f.DASH
-        return base + timing + [f"no serial reference: {why}" if ref is None or why else why] + [
-            f.DASH
-        ] * 3
+        ref = _cell_status(a.cell(rid, workload, "serial", n)) or "not measured"
+        return base + timing + [status or f"no serial reference ({ref})"] + [f.DASH] * 3
     verdict = v.judge_speedup(s, a.cpus)
-    return base + timing + [
-        f"{verdict.symbol} {_ratio_ci(s.comparison)}",
-        f"{s.ceiling}{_beyond(a, s)}",
-        f"{s.efficiency:.0%}",
-        _significance(s.comparison),
-    ]
+    return (
+        base
+        + timing
+        + [
+            f"{verdict.symbol} {_ratio_ci(s.comparison)}",
+            f"{s.ceiling}{_beyond(a, s)}",
+            f"{s.efficiency:.0%}",
+            _significance(s.comparison),
+        ]
+    )
 
 
 def _serial(a: Analysis, images: dict[str, str]) -> str:
@@ -401,15 +463,12 @@ def _serial(a: Analysis, images: dict[str, str]) -> str:
                 row.append(f.DASH)
                 continue
             c = found[1]
-            mark = "" if c.significant else (" n.s." if c.testable else " untestable")
-            row.append(f"{_ratio_ci(c)}{mark}")
+            row.append(f"{_ratio_ci(c)}{_mark(c)}")
         rows.append(row)
     geo = ["**geometric mean**", "", ""]
     for rid in others:
         e = a.serial_geomean.get(rid)
-        geo.append(
-            f"**{f.times(e.value)}** ({f.interval(e.ci_low, e.ci_high)})" if e else f.DASH
-        )
+        geo.append(f"**{f.times(e.value)}** ({f.interval(e.ci_low, e.ci_high)})" if e else f.DASH)
     rows.append(geo)
     parts = [
         f"## Serial speed vs {a.baseline}",
@@ -435,6 +494,8 @@ def _free_threading(a: Analysis) -> str:
         )
         rows = []
         for workload in a.workloads:
+            if a.kinds.get(workload) in LATENCY_KINDS:
+                continue
             cost = a.twin_cost.get((ft, workload))
             gains = sorted((k[2], c) for k, c in a.twin_gain.items() if k[:2] == (ft, workload))
             if cost is None and not gains:
@@ -442,10 +503,9 @@ def _free_threading(a: Analysis) -> str:
             cost_text = f.DASH
             if cost is not None:
                 c = cost[1]
-                mark = "" if c.significant else " n.s."
                 cost_text = (
                     f"{f.percent_change(c.ratio)} ({f.percent_change(c.ci_low)} to "
-                    f"{f.percent_change(c.ci_high)}){mark}"
+                    f"{f.percent_change(c.ci_high)}){_mark(c)}"
                 )
             if not gains:
                 rows.append([f"`{workload}`", cost_text, f.DASH, f.DASH, f.DASH, f.DASH])
@@ -453,17 +513,33 @@ def _free_threading(a: Analysis) -> str:
                 sp_gil = a.speedups.get((gil, workload, "threads", n))
                 sp_ft = a.speedups.get((ft, workload, "threads", n))
                 mark = "" if c.significant else " n.s."
-                rows.append([
-                    f"`{workload}`", cost_text, str(n),
-                    _ratio_ci(sp_gil.comparison) if sp_gil else f.DASH,
-                    _ratio_ci(sp_ft.comparison) if sp_ft else f.DASH,
-                    f"{_ratio_ci(c)}{mark}",
-                ])  # fmt: skip
+                rows.append(
+                    [
+                        f"`{workload}`",
+                        cost_text,
+                        str(n),
+                        _ratio_ci(sp_gil.comparison) if sp_gil else f.DASH,
+                        _ratio_ci(sp_ft.comparison) if sp_ft else f.DASH,
+                        f"{_ratio_ci(c)}{mark}",
+                    ]
+                )
         geo = a.twin_cost_geomean.get(ft)
+        if not rows:
+            parts.append("No cells measured on both builds.")
+            continue
         parts.append(
-            table(rows, ["workload", "single-thread cost", "N", f"{gil} threads speedup",
-                         f"{ft} threads speedup", "threads gain"])
-        )  # fmt: skip
+            table(
+                rows,
+                [
+                    "workload",
+                    "single-thread cost",
+                    "N",
+                    f"{gil} threads speedup",
+                    f"{ft} threads speedup",
+                    "threads gain",
+                ],
+            )
+        )
         if geo is not None:
             parts.append(
                 f"Geometric mean single-thread cost over {_plural(geo.n, 'compute workload')}: "
@@ -481,7 +557,9 @@ def _convoy(a: Analysis) -> str:
         "## Convoy effect",
         "Median I/O round-trip latency of one thread, alone (serial) and while N CPU-bound "
         "threads run. With a GIL the I/O thread waits for the busy threads to hand it over "
-        "(every 5 ms by default), so its latency balloons: the *convoy effect*.",
+        "(every 5 ms by default), so its latency balloons: the *convoy effect*. *Busy share* is "
+        "each busy thread's share of the busy threads' progress (fair = 1/N each); a wide "
+        "spread means the scheduler, not the program, decides who runs next.",
     ]
     for workload in workloads:
         rows = []
@@ -492,26 +570,35 @@ def _convoy(a: Analysis) -> str:
                 if (rid, w) != (info.id, workload):
                     continue
                 quiet, busy = v.convoy_medians(a, rid, w, n)
-                p90 = _median_extra(a, rid, w, n, "extra.latency_ms_p90")
+                p99 = _median_extra(a, rid, w, n, "extra.latency_ms_p99")
                 worst = _median_extra(a, rid, w, n, "extra.latency_ms_max")
-                mark = "" if c.significant else (" n.s." if c.testable else " untestable")
-                verdict = v.convoy_verdict(a, rid) if n == a.verdict_workers.get((w, "threads")) else None
-                rows.append([rid, str(n), f.millis(quiet), f.millis(busy),
-                             f"{verdict.symbol + ' ' if verdict else ''}{_ratio_ci(c)}{mark}",
-                             f.millis(p90), f.millis(worst)])  # fmt: skip
+                low = _median_extra(a, rid, w, n, "extra.busy_share_min")
+                high = _median_extra(a, rid, w, n, "extra.busy_share_max")
+                share = f"{f.fixed(low)}–{f.fixed(high)}" if low == low and high == high else f.DASH
+                mark = _mark(c)
+                is_verdict_n = n == a.verdict_workers.get((w, "threads"))
+                verdict = v.convoy_verdict(a, rid) if is_verdict_n else None
+                symbol = f"{verdict.symbol} " if verdict else ""
+                rows.append(
+                    [rid, str(n), f.millis(quiet), f.millis(busy),
+                     f"{symbol}{_ratio_ci(c)}{mark}", f.millis(p99), f.millis(worst), share]
+                )  # fmt: skip
             if not any(k[:2] == (info.id, workload) for k in a.convoy):
                 why = v.absent_verdict(a, info.id, workload, "threads", None)
-                rows.append([info.id, f.DASH, f.DASH, f.DASH, str(why), f.DASH, f.DASH])
+                rows.append([info.id, f.DASH, f.DASH, f.DASH, str(why), f.DASH, f.DASH, f.DASH])
         parts.append(f"### `{workload}` ({LATENCY_METRIC.removeprefix('extra.')})")
         parts.append(
-            table(rows, ["runtime", "busy threads", "p50 alone", "p50 with busy threads",
-                         "inflation (95% CI)", "p90 busy", "max busy"])
-        )  # fmt: skip
+            table(
+                rows,
+                ["runtime", "busy threads", "p50 alone", "p50 with busy threads",
+                 "inflation (95% CI)", "p99 busy", "max busy", "busy share min–max"],
+            )  # fmt: skip
+        )
     return "\n\n".join(parts)
 
 
 def _median_extra(a: Analysis, rid: str, workload: str, n: int, column: str) -> float:
-    values = stats.cell_samples(a.df, rid, workload, "threads", n, column)
+    values = a.samples(rid, workload, "threads", n, column)
     return float(np.median(values)) if len(values) else float("nan")
 
 
@@ -532,14 +619,32 @@ def _warmup(a: Analysis, images: dict[str, str]) -> str:
             row = a.cell(rid, workload, mode, n)
             if row is None:
                 continue
-            rows.append([rid, f"`{workload}`", f"{mode} N={n}", str(int(row["n_warmup"])),
-                         f.seconds(row["cold"]), f.seconds(row["median"]),
-                         f"**{f.times(row['warmup_ratio'])}**"])  # fmt: skip
+            rows.append(
+                [
+                    rid,
+                    f"`{workload}`",
+                    f"{mode} N={n}",
+                    str(int(row["n_warmup"])),
+                    f.seconds(row["cold"]),
+                    f.seconds(row["median"]),
+                    f"**{f.times(row['warmup_ratio'])}**",
+                ]
+            )
     if rows:
         parts.append(
-            table(rows, ["runtime", "workload", "first cell", "warm-up reps", "cold (rep 0)",
-                         "steady median", "cold/warm"])
-        )  # fmt: skip
+            table(
+                rows,
+                [
+                    "runtime",
+                    "workload",
+                    "first cell",
+                    "warm-up reps",
+                    "cold (rep 0)",
+                    "steady median",
+                    "cold/warm",
+                ],
+            )
+        )
     else:
         parts.append("No cell has both a cold run and a steady state.")
     return "\n\n".join(parts)
@@ -562,7 +667,9 @@ def _failures(a: Analysis) -> str:
         for _, row in na.iterrows():
             key = (row["runtime"], row["workload"], row["mode"], row["reason"])
             grouped.setdefault(key, []).append(str(int(row["workers"])))
-        rows = [[rt, f"`{w}`", m, ", ".join(ns), reason] for (rt, w, m, reason), ns in grouped.items()]
+        rows = [
+            [rt, f"`{w}`", m, ", ".join(ns), reason] for (rt, w, m, reason), ns in grouped.items()
+        ]
         parts.append(table(rows, ["runtime", "workload", "mode", "N", "reason"]))
     else:
         parts.append("None.")
@@ -578,16 +685,19 @@ def _failures(a: Analysis) -> str:
             )
             tail = r["stderr_tail"]
             if isinstance(tail, str) and tail.strip():
-                blocks.append("  ```text\n" + "\n".join(f"  {line}" for line in tail.splitlines())
-                              + "\n  ```")  # fmt: skip
+                blocks.append(
+                    "  ```text\n" + "\n".join(f"  {line}" for line in tail.splitlines()) + "\n  ```"
+                )
         parts.append("\n".join(blocks))
     else:
         parts.append("None.")
     parts.append("### Inconclusive cells")
     weak = cells[cells["status"] == "inconclusive"]
     if len(weak):
-        rows = [[r["runtime"], f"`{r['workload']}`", r["mode"], str(int(r["workers"])),
-                 r["reason"]] for _, r in weak.iterrows()]  # fmt: skip
+        rows = [
+            [r["runtime"], f"`{r['workload']}`", r["mode"], str(int(r["workers"])), r["reason"]]
+            for _, r in weak.iterrows()
+        ]
         parts.append(table(rows, ["runtime", "workload", "mode", "N", "reason"]))
     else:
         parts.append("None.")
@@ -602,19 +712,30 @@ def _environment(a: Analysis) -> str:
         ("host", ", ".join(f"{k}: {host[k]}" for k in sorted(host)) or f.DASH),
         ("docker", ", ".join(f"{k}: {docker[k]}" for k in sorted(docker)) or f.DASH),
         ("backend", meta.get("backend") or f.DASH),
-        ("cpuset / CPUs / memory", f"{meta.get('cpuset', f.DASH)} / {meta.get('cpus', f.DASH)} / "
-                                   f"{meta.get('memory_limit', f.DASH)}"),
+        (
+            "cpuset / CPUs / memory",
+            f"{meta.get('cpuset', f.DASH)} / {meta.get('cpus', f.DASH)} / "
+            f"{meta.get('memory_limit', f.DASH)}",
+        ),
         ("harness revision", f"`{meta.get('harness_revision', '?')}`"),
         ("started / finished", f"{meta.get('started_at', '?')} / {meta.get('finished_at', '?')}"),
-        ("wall total / in timed regions", f"{f.seconds(meta.get('wall_total_s'))} / "
-                                          f"{f.seconds(meta.get('workload_wall_s'))}"),
+        (
+            "wall total / in timed regions",
+            f"{f.seconds(meta.get('wall_total_s'))} / {f.seconds(meta.get('workload_wall_s'))}",
+        ),
         ("baseline", f"`{a.baseline}`"),
         ("records", f"{len(a.df)} in {len(a.cells)} cells"),
-    ]  # fmt: skip
+    ]
     rows = []
     for rid, entry in sorted((meta.get("runtimes") or {}).items()):
-        rows.append([rid, entry.get("image") or f.DASH, f"`{entry.get('image_id') or '—'}`",
-                     f"`{entry.get('recipe_hash') or '—'}`"])  # fmt: skip
+        rows.append(
+            [
+                rid,
+                entry.get("image") or f.DASH,
+                f"`{entry.get('image_id') or '—'}`",
+                f"`{entry.get('recipe_hash') or '—'}`",
+            ]
+        )
     suite = json.dumps(meta.get("suite") or {}, indent=2, sort_keys=True, ensure_ascii=False)
     parts = [
         "## Environment",
@@ -622,7 +743,9 @@ def _environment(a: Analysis) -> str:
     ]
     if rows:
         parts.append(table(rows, ["runtime", "image", "image id", "recipe hash"]))
-    parts.append("<details><summary>Suite as run</summary>\n\n```json\n" + suite + "\n```\n\n</details>")
+    parts.append(
+        "<details><summary>Suite as run</summary>\n\n```json\n" + suite + "\n```\n\n</details>"
+    )
     return "\n\n".join(parts)
 
 

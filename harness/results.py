@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+
+from harness.errors import GilbenchError
 
 SCHEMA_VERSION = 1
 SUPPORTED_SCHEMAS = frozenset({1})
@@ -26,7 +29,7 @@ META_FILE = "meta.json"
 MODES = ("serial", "threads", "processes", "asyncio")
 
 
-class ResultsError(ValueError):
+class ResultsError(GilbenchError, ValueError):
     """A results or meta file that cannot be read; the message names the file and line."""
 
 
@@ -104,7 +107,9 @@ def iter_records(path: Path) -> Iterator[Record]:
                 return  # an interrupted write; everything before it is intact
             raise ResultsError(f"{path}:{number}: not a JSON object ({exc.msg})") from None
         if not isinstance(data, dict):
-            raise ResultsError(f"{path}:{number}: expected a JSON object, got {type(data).__name__}")
+            raise ResultsError(
+                f"{path}:{number}: expected a JSON object, got {type(data).__name__}"
+            )
         yield Record.from_dict(data, where=f"{path}:{number}")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.backends.base import Backend, ExecRequest, Outcome
 from harness.config import Suite, WorkloadPlan
-from harness.results import RESULTS_FILE, Record, append_record, iter_records
+from harness.results import RESULTS_FILE, Record, ResultsError, append_record, iter_records
 from harness.runtimes import Runtime
 
 RUNNER = "gilbench_runner.py"
@@ -85,12 +85,18 @@ def runner_argv(group: Group, cells: list[Cell]) -> tuple[str, ...]:
     workers = sorted({c.workers for c in cells})
     return (
         RUNNER,
-        "--workload", group.plan.name,
-        "--modes", ",".join(modes),
-        "--workers", ",".join(str(w) for w in workers),
-        "--size", str(group.plan.size),
-        "--reps", str(group.plan.reps),
-        "--warmups", str(group.warmups),
+        "--workload",
+        group.plan.name,
+        "--modes",
+        ",".join(modes),
+        "--workers",
+        ",".join(str(w) for w in workers),
+        "--size",
+        str(group.plan.size),
+        "--reps",
+        str(group.plan.reps),
+        "--warmups",
+        str(group.warmups),
     )
 
 
@@ -167,11 +173,20 @@ class GroupRunner:
                 if current is not None:
                     self._fail(group, current, ledger, f"garbage on stdout: {line[:200]!r}", None)
                 return
-            record = Record.from_dict(
-                {**data, "run_id": self.run_id, "runtime": group.runtime.id,
-                 "backend": self.backend.name},
-                where=f"{group.runtime.id}/{group.plan.name} runner output",
-            )
+            try:
+                record = Record.from_dict(
+                    {
+                        **data,
+                        "run_id": self.run_id,
+                        "runtime": group.runtime.id,
+                        "backend": self.backend.name,
+                    },
+                    where="runner output",
+                )
+            except ResultsError as exc:
+                if cell not in ledger.ended:  # one failure record per cell is enough
+                    self._fail(group, cell, ledger, str(exc), None)
+                return
             self._append(group, cell, record, ledger)
 
         return self.backend.execute(request, on_line)
@@ -185,10 +200,20 @@ class GroupRunner:
         self, group: Group, cell: Cell, ledger: CellLedger, reason: str, stderr: str | None
     ) -> None:
         record = Record(
-            run_id=self.run_id, runtime=cell.runtime, workload=cell.workload, mode=cell.mode,
-            workers=cell.workers, size=group.plan.size, rep=ledger.counts.get(cell, 0),
-            warmup=False, ok=False, backend=self.backend.name, kind=group.plan.kind,
-            error=reason, stderr_tail=stderr or None, ts=time.time(),
+            run_id=self.run_id,
+            runtime=cell.runtime,
+            workload=cell.workload,
+            mode=cell.mode,
+            workers=cell.workers,
+            size=group.plan.size,
+            rep=ledger.counts.get(cell, 0),
+            warmup=False,
+            ok=False,
+            backend=self.backend.name,
+            kind=group.plan.kind,
+            error=reason,
+            stderr_tail=stderr or None,
+            ts=time.time(),
         )
         self._append(group, cell, record, ledger)  # an ok: false record ends its cell
 
@@ -219,9 +244,19 @@ def failed_runtime_records(
     """One `ok: false` record per cell of a runtime that could not be built or probed."""
     return [
         Record(
-            run_id=run_id, runtime=cell.runtime, workload=cell.workload, mode=cell.mode,
-            workers=cell.workers, size=group.plan.size, rep=0, warmup=False, ok=False,
-            backend=backend, kind=group.plan.kind, error=reason, ts=time.time(),
+            run_id=run_id,
+            runtime=cell.runtime,
+            workload=cell.workload,
+            mode=cell.mode,
+            workers=cell.workers,
+            size=group.plan.size,
+            rep=0,
+            warmup=False,
+            ok=False,
+            backend=backend,
+            kind=group.plan.kind,
+            error=reason,
+            ts=time.time(),
         )
         for group in groups
         for cell in group.cells

@@ -180,7 +180,6 @@ def select(registry: Mapping[str, Runtime], wanted: list[str] | None, source: st
     unknown = [rid for rid in wanted if rid not in registry]
     if unknown:
         raise ConfigError(
-            f"{source}: unknown runtime id(s) {', '.join(unknown)} "
-            f"(known: {', '.join(registry)})"
+            f"{source}: unknown runtime id(s) {', '.join(unknown)} (known: {', '.join(registry)})"
         )
     return [registry[rid] for rid in registry if rid in wanted]

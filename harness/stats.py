@@ -39,7 +39,7 @@ Samples = np.ndarray
 
 
 def frame_from_records(records: Iterable[Record]) -> pd.DataFrame:
-    """One row per record; ``extra`` is flattened into ``extra.<key>`` columns, plus ``cpu_wall``."""
+    """One row per record; ``extra`` flattened into ``extra.<key>`` columns; plus ``cpu_wall``."""
     columns = [f.name for f in fields(Record) if f.name != "extra"]
     rows = []
     for record in records:
@@ -76,7 +76,9 @@ def steady(df: pd.DataFrame) -> pd.DataFrame:
     return df[mask]
 
 
-def _bootstrap(data: Sequence[Samples], statistic: Callable[..., np.ndarray]) -> tuple[float, float]:
+def _bootstrap(
+    data: Sequence[Samples], statistic: Callable[..., np.ndarray]
+) -> tuple[float, float]:
     """Percentile bootstrap interval of ``statistic`` (independent resampling of each sample)."""
     if all(np.ptp(sample) == 0 for sample in data):
         value = float(statistic(*[s[np.newaxis, :] for s in data], axis=-1)[0])
@@ -245,10 +247,29 @@ def summarize_cells(df: pd.DataFrame) -> pd.DataFrame:
 
 
 _SUMMARY_COLUMNS = [
-    *CELL, "kind", "size", "status", "reason", "n", "n_warmup", "n_failed",
-    "median", "q1", "q3", "iqr", "ci_low", "ci_high", "cpu_wall", "cold", "warmup_ratio",
-    "implementation", "python_version", "gil_enabled", "backend", "pool",
-]  # fmt: skip
+    *CELL,
+    "kind",
+    "size",
+    "status",
+    "reason",
+    "n",
+    "n_warmup",
+    "n_failed",
+    "median",
+    "q1",
+    "q3",
+    "iqr",
+    "ci_low",
+    "ci_high",
+    "cpu_wall",
+    "cold",
+    "warmup_ratio",
+    "implementation",
+    "python_version",
+    "gil_enabled",
+    "backend",
+    "pool",
+]
 
 
 def _first(series: pd.Series) -> object:
@@ -257,53 +278,78 @@ def _first(series: pd.Series) -> object:
 
 
 def _summarize_cell(key: dict[str, object], group: pd.DataFrame) -> dict[str, object]:
-    ok = group[group["ok"].astype(bool)]
-    good = steady(group)
-    wall = good["wall_s"].to_numpy(dtype=float)
-    unsupported = group[group["unsupported"].fillna(False).astype(bool)]
-    failed = group[~group["ok"].astype(bool) & ~group["unsupported"].fillna(False).astype(bool)]
+    ok = group["ok"].to_numpy(dtype=bool)
+    warm = group["warmup"].to_numpy(dtype=bool)
+    unsupported = group["unsupported"].fillna(False).to_numpy(dtype=bool)
+    wall_all = group["wall_s"].to_numpy(dtype=float)
+    good = ok & ~warm & ~np.isnan(wall_all)
+    wall = wall_all[good]
+    failed = ~ok & ~unsupported
+    errors = group["error"].to_numpy(dtype=object)
     row: dict[str, object] = dict(key)
     row.update(
-        kind=_first(group["kind"]),
-        size=_first(group["size"]),
+        {
+            c: _first(group[c])
+            for c in (
+                "kind",
+                "size",
+                "implementation",
+                "python_version",
+                "gil_enabled",
+                "backend",
+                "pool",
+            )
+        },
         n=len(wall),
-        n_warmup=int((ok["warmup"].astype(bool)).sum()),
-        n_failed=len(failed),
-        implementation=_first(group["implementation"]),
-        python_version=_first(group["python_version"]),
-        gil_enabled=_first(group["gil_enabled"]),
-        backend=_first(group["backend"]),
-        pool=_first(group["pool"]),
+        n_warmup=int((ok & warm).sum()),
+        n_failed=int(failed.sum()),
     )
-    if len(unsupported):
-        row.update(status="unsupported", reason=_first(unsupported["error"]) or "unsupported")
+    if unsupported.any():
+        row.update(status="unsupported", reason=errors[unsupported][0] or "unsupported")
     elif len(wall) >= MIN_STEADY_SAMPLES:
         row.update(status="ok", reason=None)
-    elif len(failed) and not len(wall):
-        row.update(status="failed", reason=_first(failed["error"]) or "failed")
+    elif failed.any() and not len(wall):
+        row.update(status="failed", reason=errors[failed][0] or "failed")
     else:
         plural = "" if len(wall) == 1 else "s"
         reason = f"{len(wall)} steady sample{plural} (need ≥{MIN_STEADY_SAMPLES})"
-        if len(failed):
-            reason += f"; {len(failed)} failed: {_first(failed['error']) or 'failed'}"
+        if failed.any():
+            reason += f"; {int(failed.sum())} failed: {errors[failed][0] or 'failed'}"
         row.update(status="inconclusive", reason=reason)
     if len(wall) and row["status"] != "unsupported":
         q1, median, q3 = np.percentile(wall, [25, 50, 75])
         estimate = median_estimate(wall)
-        cpu_wall = good["cpu_wall"].dropna()
+        cpu_wall = group["cpu_wall"].to_numpy(dtype=float)[good]
+        cpu_wall = cpu_wall[~np.isnan(cpu_wall)]
         row.update(
-            median=float(median), q1=float(q1), q3=float(q3), iqr=float(q3 - q1),
-            ci_low=estimate.ci_low, ci_high=estimate.ci_high,
+            median=float(median),
+            q1=float(q1),
+            q3=float(q3),
+            iqr=float(q3 - q1),
+            ci_low=estimate.ci_low,
+            ci_high=estimate.ci_high,
             cpu_wall=float(np.median(cpu_wall)) if len(cpu_wall) else math.nan,
-        )  # fmt: skip
-        cold = ok[ok["rep"] == 0]["wall_s"].dropna()
+        )
+        cold = wall_all[ok & (group["rep"].to_numpy() == 0) & ~np.isnan(wall_all)]
         if len(cold):
-            row.update(cold=float(cold.iloc[0]), warmup_ratio=float(cold.iloc[0]) / median)
+            row.update(cold=float(cold[0]), warmup_ratio=float(cold[0]) / median)
     return row
 
 
-def cell_samples(df: pd.DataFrame, runtime: str, workload: str, mode: str, workers: int,
-                 column: str = "wall_s") -> np.ndarray:  # fmt: skip
+CellKey = tuple[str, str, str, int]
+
+
+def steady_by_cell(df: pd.DataFrame) -> dict[CellKey, pd.DataFrame]:
+    """The steady rows of every cell, keyed by (runtime, workload, mode, workers)."""
+    return {
+        (str(k[0]), str(k[1]), str(k[2]), int(k[3])): group
+        for k, group in steady(df).groupby(CELL, sort=True)
+    }
+
+
+def cell_samples(
+    df: pd.DataFrame, runtime: str, workload: str, mode: str, workers: int, column: str = "wall_s"
+) -> np.ndarray:
     """The steady samples of one cell (``column`` may be e.g. ``extra.latency_ms_p50``)."""
     good = steady(df)
     mask = (

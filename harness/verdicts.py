@@ -28,7 +28,8 @@ PRACTICAL_DIFF = 0.05
 # inflates a ~0.1 ms round trip by one or two orders of magnitude, so 2x separates the two.
 CONVOY_INFLATION = 2.0
 # A first run at least 1.5x the steady time changes what a single timing tells you (hyperfine
-# warns on "first run much slower"); below that it is within this machine's noise.
+# warns on "first run much slower"); below that it is within this machine's noise. Judged on
+# the interval: all of it above -> "needs warm-up", all below -> "yes", else "some warm-up".
 WARMUP_NOTABLE = 1.5
 
 YES, PARTLY, NO, INCONCLUSIVE, WARN, INFO = "✅", "🟡", "❌", "❔", "⚠️", "ℹ️"
@@ -64,34 +65,76 @@ class Claim:
 
 
 CLAIMS = (
-    Claim("cpu-threads", "CPU-bound threads run in parallel?", "`cpu`: threads vs serial",
-          "CPython and PyPy have a GIL, so CPU-bound threads don't run in parallel; Jython "
-          "and IronPython have none, so theirs do."),
-    Claim("alloc-threads", "Threads scale with shared refcount traffic?",
-          "`alloc`: threads vs serial",
-          "The GIL exists because of reference counting (the JVM/.NET use a tracing GC)."),
-    Claim("cpu-processes", "Processes sidestep the GIL?", "`cpu`: processes vs serial",
-          "multiprocessing sidesteps the GIL: separate processes share no interpreter."),
-    Claim("spawn", "Price of starting a process", "`spawn`: serial time per process",
-          "(the price of the previous row)"),
-    Claim("clib-threads", "Threads help in C libraries?", "`clib`: threads vs serial",
-          "C libraries (numpy, hashlib, zlib...) release the GIL, so threads help there."),
-    Claim("io-threads", "I/O-bound threads overlap?", "`io`: threads vs serial",
-          "I/O-bound threads overlap: the GIL is released while waiting.", yes="overlaps"),
-    Claim("convoy", "I/O stays responsive next to CPU threads?",
-          "`convoy`: p50 I/O latency, busy threads vs none",
-          "Which thread runs next is near random (the convoy effect)."),
-    Claim("asyncio", "asyncio overlaps I/O in one thread?", "`io`: asyncio vs serial",
-          "asyncio overlaps I/O in a single thread (for I/O only).", yes="overlaps"),
-    Claim("serial-speed", "Single-thread speed vs the baseline",
-          "compute workloads, serial: geometric mean",
-          "PyPy's JIT makes it much faster than CPython."),
-    Claim("warmup", "Fast from the first run?", "first rep vs steady median",
-          "A JIT compiles hot code first: early runs are slower."),
-    Claim("free-threading", "Free-threading: gain and single-thread cost",
-          "`cpu` threads and serial: free-threaded build vs its GIL twin",
-          "\"Just wait\": no attempt to remove the GIL has been accepted."),
-)  # fmt: skip
+    Claim(
+        "cpu-threads",
+        "CPU-bound threads run in parallel?",
+        "`cpu`: threads vs serial",
+        "CPython and PyPy have a GIL, so CPU-bound threads don't run in parallel; Jython "
+        "and IronPython have none, so theirs do.",
+    ),
+    Claim(
+        "alloc-threads",
+        "Threads scale with shared refcount traffic?",
+        "`alloc`: threads vs serial",
+        "The GIL exists because of reference counting (the JVM/.NET use a tracing GC).",
+    ),
+    Claim(
+        "cpu-processes",
+        "Processes sidestep the GIL?",
+        "`cpu`: processes vs serial",
+        "multiprocessing sidesteps the GIL: separate processes share no interpreter.",
+    ),
+    Claim(
+        "spawn",
+        "Price of starting a process",
+        "`spawn`: serial time per process",
+        "(not a claim: the start-up price paid by the previous row).",
+    ),
+    Claim(
+        "clib-threads",
+        "Threads help in C libraries?",
+        "`clib`: threads vs serial",
+        "C libraries (numpy, hashlib, zlib...) release the GIL, so threads help there.",
+    ),
+    Claim(
+        "io-threads",
+        "I/O-bound threads overlap?",
+        "`io`: threads vs serial",
+        "I/O-bound threads overlap: the GIL is released while waiting.",
+        yes="overlaps",
+    ),
+    Claim(
+        "convoy",
+        "I/O stays responsive next to CPU threads?",
+        "`convoy`: p50 I/O latency, busy threads vs none",
+        "Which thread runs next is near random (the convoy effect).",
+    ),
+    Claim(
+        "asyncio",
+        "asyncio overlaps I/O in one thread?",
+        "`io`: asyncio vs serial",
+        "asyncio overlaps I/O in a single thread (for I/O only).",
+        yes="overlaps",
+    ),
+    Claim(
+        "serial-speed",
+        "Single-thread speed vs the baseline",
+        "compute workloads, serial: geometric mean",
+        "PyPy's JIT makes it much faster than CPython.",
+    ),
+    Claim(
+        "warmup",
+        "Fast from the first run?",
+        "first rep vs steady median",
+        "A JIT compiles hot code first: early runs are slower.",
+    ),
+    Claim(
+        "free-threading",
+        "Free-threading: gain and single-thread cost",
+        "`cpu` threads and serial: free-threaded build vs its GIL twin",
+        '"Just wait": no attempt to remove the GIL has been accepted.',
+    ),
+)
 CLAIM_WORKLOAD = {
     "cpu-threads": ("cpu", "threads"),
     "alloc-threads": ("alloc", "threads"),
@@ -149,18 +192,18 @@ def judge_speedup(s: Speedup, cpus: int | None, yes: str = "scales") -> Verdict:
     """The verdict on one speedup: scales / partly / no / slower / inconclusive."""
     c = s.comparison
     unit = UNIT.get(s.mode, s.mode)
-    cpu_wall = f"; CPU/wall {f.num(s.cpu_wall)}" if s.kind not in WAIT_KINDS else ""
-    beyond = (
-        f"; N > {cpus} cores" if cpus and s.workers > cpus and s.kind not in WAIT_KINDS else ""
-    )
+    cpu_wall = f"; CPU/wall {f.fixed(s.cpu_wall)}" if s.kind not in WAIT_KINDS else ""
+    beyond = f"; N > {cpus} cores" if cpus and s.workers > cpus and s.kind not in WAIT_KINDS else ""
     numbers = (
         f"{f.times(c.ratio)} at {s.workers} {unit} "
         f"({f.ci(c.ci_low, c.ci_high)}; ceiling {s.ceiling}{cpu_wall}{beyond})"
     )
     if min(c.n_a, c.n_b) < stats.MIN_STEADY_SAMPLES:
         return Verdict(INCONCLUSIVE, f"inconclusive: {c.n_a}+{c.n_b} samples")
+    if s.workers == 1:
+        return Verdict(INFO, f"overhead only: {numbers}")
     if s.ceiling <= 1:
-        return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}; ceiling 1, nothing to gain")
+        return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}; 1 core, nothing to gain")
     if not c.testable:
         return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}; {_untestable(c)}")
     if c.significant and c.ratio >= 1 + PRACTICAL_DIFF:
@@ -234,8 +277,8 @@ def spawn_verdict(a: Analysis, rt: str) -> Verdict:
     _, (n, e) = found[0]
     if e.n < stats.MIN_STEADY_SAMPLES:
         return Verdict(INCONCLUSIVE, f"inconclusive: {e.n} samples")
-    low, high = f.seconds(e.ci_low), f.seconds(e.ci_high)
-    return Verdict(INFO, f"{f.seconds(e.value)} per process (95% CI {low}–{high})")
+    span = f.seconds_range(e.ci_low, e.ci_high)
+    return Verdict(INFO, f"{f.seconds(e.value)} per process (95% CI {span})")
 
 
 def convoy_verdict(a: Analysis, rt: str) -> Verdict:
@@ -274,8 +317,8 @@ def convoy_medians(a: Analysis, rt: str, workload: str, n: int) -> tuple[float, 
         ]
     )
     base_n = n if n in serial_ns else (serial_ns[0] if serial_ns else n)
-    quiet = stats.cell_samples(a.df, rt, workload, "serial", base_n, LATENCY_METRIC)
-    busy = stats.cell_samples(a.df, rt, workload, "threads", n, LATENCY_METRIC)
+    quiet = a.samples(rt, workload, "serial", base_n, LATENCY_METRIC)
+    busy = a.samples(rt, workload, "threads", n, LATENCY_METRIC)
     return (
         float(np.median(quiet)) if len(quiet) else float("nan"),
         float(np.median(busy)) if len(busy) else float("nan"),
@@ -314,9 +357,11 @@ def warmup_verdict(a: Analysis, rt: str) -> Verdict:
     numbers = f"first run {f.times(e.value)} the steady time ({f.ci(e.ci_low, e.ci_high)}; {k})"
     if e.n < stats.MIN_STEADY_SAMPLES:
         return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}")
-    if e.value >= WARMUP_NOTABLE:
+    if e.ci_low >= WARMUP_NOTABLE:
         return Verdict(WARN, f"needs warm-up: {numbers}")
-    return Verdict(YES, f"yes: {numbers}")
+    if e.ci_high < WARMUP_NOTABLE:
+        return Verdict(YES, f"yes: {numbers}")
+    return Verdict(PARTLY, f"some warm-up: {numbers}")
 
 
 def free_threading_verdict(a: Analysis, rt: str) -> Verdict:

@@ -23,6 +23,14 @@ IS_JAVA = sys.platform.startswith("java")
 IS_CLI = sys.platform == "cli"
 
 perf_counter = getattr(time, "perf_counter", time.time)
+if IS_JAVA and not hasattr(time, "perf_counter"):
+    try:  # Jython's time.time() ticks in milliseconds; nanoTime is the JVM's monotonic clock
+        from java.lang import System as _JavaSystem
+
+        def perf_counter():
+            return _JavaSystem.nanoTime() / 1e9
+    except Exception:
+        pass
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOAD_PREFIX = "wl_"

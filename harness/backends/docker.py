@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections import deque
@@ -49,6 +50,11 @@ class DockerBackend:
             "os": version.get("Os"),
             "arch": version.get("Arch"),
         }
+
+    def is_local(self) -> bool:
+        """True when the engine listens on a local socket (so this machine runs the containers),
+        whether it was chosen by DOCKER_HOST or by a Docker context."""
+        return str(self.client.api.base_url).startswith("http+docker://")
 
     def host_info(self) -> dict[str, Any]:
         """The machine the containers run on, as the engine sees it (may be remote)."""
@@ -120,7 +126,9 @@ class DockerBackend:
             if "error" in chunk:
                 message = str(chunk.get("error", "")).strip()
                 log = "\n".join(last_lines)
-                raise ImageBuildError(f"{tag}: build failed: {message}\n--- last build lines ---\n{log}")
+                raise ImageBuildError(
+                    f"{tag}: build failed: {message}\n--- last build lines ---\n{log}"
+                )
             text = str(chunk.get("stream", "")).rstrip("\n")
             for line in text.splitlines():
                 if line.strip():
@@ -138,10 +146,8 @@ class DockerBackend:
 
     def remove_image(self, ref: str) -> None:
         """Remove an image if present (tests clean up after themselves)."""
-        try:
+        with contextlib.suppress(docker.errors.ImageNotFound):
             self.client.images.remove(ref, force=True)
-        except docker.errors.ImageNotFound:
-            pass
 
     # -- containers --------------------------------------------------------------------------
 
@@ -195,14 +201,10 @@ class DockerBackend:
 
 
 def _kill_quietly(container: Any) -> None:
-    try:
+    with contextlib.suppress(docker.errors.APIError):  # it may have exited meanwhile
         container.kill()
-    except docker.errors.APIError:
-        pass  # already exited
 
 
 def _remove_quietly(container: Any) -> None:
-    try:
+    with contextlib.suppress(docker.errors.NotFound):
         container.remove(force=True)
-    except docker.errors.NotFound:
-        pass

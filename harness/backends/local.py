@@ -5,6 +5,7 @@ For machines without Docker and for fast tests. Records it produces say `backend
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import subprocess
@@ -43,8 +44,12 @@ class LocalBackend:
             )
             try:
                 assert process.stdout is not None
-                lines = (raw.decode("utf-8", errors="replace").rstrip("\n") for raw in process.stdout)
-                timed_out = pump_lines(lines, on_line, request.idle_timeout_s, request.total_timeout_s)
+                lines = (
+                    raw.decode("utf-8", errors="replace").rstrip("\n") for raw in process.stdout
+                )
+                timed_out = pump_lines(
+                    lines, on_line, request.idle_timeout_s, request.total_timeout_s
+                )
             finally:
                 if process.poll() is None:
                     _kill_group(process)
@@ -62,7 +67,5 @@ class LocalBackend:
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
     """Kill the runner and any pool workers it started (same session)."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, 9)
-    except ProcessLookupError:
-        pass

@@ -1,7 +1,12 @@
 """A stand-in for workloads/gilbench_runner.py that misbehaves in the cell threads x2, as the
-workload name asks: `boom` raises, `hang` sleeps forever, `junk` prints garbage, `die` exits.
+workload name asks: `boom` raises, `hang` sleeps forever, `junk` prints garbage, `die` exits,
+`future` speaks a record schema this harness does not know.
 Any other workload behaves. Used by the run-matrix tests, locally and inside containers."""
-import argparse, json, sys, time
+import argparse
+import json
+import sys
+import time
+
 p = argparse.ArgumentParser()
 for flag in ("--workload", "--modes", "--workers", "--size", "--reps", "--warmups"):
     p.add_argument(flag)
@@ -21,6 +26,8 @@ for mode in a.modes.split(","):
             if bad and a.workload == "die":
                 print("dying", file=sys.stderr, flush=True)
                 sys.exit(7)
+            if bad and a.workload == "future":
+                base["schema"] = 99
             if bad and a.workload == "boom":
                 base.update(ok=False, error="ZeroDivisionError: division by zero")
                 print(json.dumps(base), flush=True)

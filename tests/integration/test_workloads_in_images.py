@@ -95,12 +95,12 @@ def test_workload_files_are_valid_python_2_under_jython(backend, available):
     script = (
         "import py_compile, sys, json\n"
         "bad = []\n"
-        "for name in %r:\n"
+        f"for name in {portable!r}:\n"
         "    try:\n"
         "        py_compile.compile(name, cfile='/tmp/' + name + 'c', doraise=True)\n"
         "    except Exception as exc:\n"
-        "        bad.append('%%s: %%s' %% (name, exc))\n"
-        "print(json.dumps(bad))\n" % (portable,)
+        "        bad.append('%s: %s' % (name, exc))\n"
+        "print(json.dumps(bad))\n"
     )
     lines: list[str] = []
     outcome = backend.execute(

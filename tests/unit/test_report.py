@@ -15,12 +15,14 @@ import math
 import os
 import shutil
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from harness import report
+from harness import report, stats, verdicts
+from harness.analysis import Analysis, Speedup, analyse
 from harness.results import Record, write_meta
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden_run"
@@ -62,9 +64,9 @@ WORKLOADS = {
     "convoy": ("latency", 200, {"serial": [2], "threads": [2]},
                {"cpython-3.13": 0.5, "cpython-3.13t": 0.5, "pypy-3.11": 0.5,
                 "jython-2.7": 0.5}),
-    "spawn": ("startup", 2, {"serial": [2], "threads": [2]},
-              {"cpython-3.13": 0.035, "cpython-3.13t": 0.038, "pypy-3.11": 0.080,
-               "jython-2.7": 1.90}),
+    "spawn": ("startup", 2, {"serial": [2], "threads": [2]},  # a unit starts 2 processes
+              {"cpython-3.13": 0.070, "cpython-3.13t": 0.076, "pypy-3.11": 0.160,
+               "jython-2.7": 3.80}),
 }  # fmt: skip
 
 # (workload, mode, runtime) -> {N: speedup}; missing -> 1.0
@@ -96,12 +98,13 @@ SPEEDUP = {
 for _mode, _s in (("threads", 0.985), ("processes", 0.965), ("asyncio", 0.99)):
     SPEEDUP[("io", _mode, "*")] = {2: 2 * _s, 4: 4 * _s * (0.98 if _mode == "processes" else 1)}
 
-# convoy: median I/O round-trip latency (ms) with no busy thread / with N busy threads
+# convoy: median I/O round-trip latency (ms) with no busy thread / with N busy threads, and the
+# smallest busy thread's share of progress (fair: 0.5 each with 2 threads)
 CONVOY_MS = {
-    "cpython-3.13": (0.085, 5.3),
-    "cpython-3.13t": (0.088, 0.12),
-    "pypy-3.11": (0.080, 4.1),
-    "jython-2.7": (0.150, 0.21),
+    "cpython-3.13": (1.085, 6.3, 0.36),
+    "cpython-3.13t": (1.088, 1.12, 0.49),
+    "pypy-3.11": (1.080, 5.1, 0.31),
+    "jython-2.7": (1.150, 1.21, 0.48),
 }
 
 FAILED = ("pypy-3.11", "clib", "processes")
@@ -180,17 +183,27 @@ def synthetic_records() -> list[Record]:
                         wall = base * factor * math.exp(rng.normal(0, 0.03))
                         ratio = _cpu_wall(kind, mode, runtime, speedup, n)
                         cpu = wall * ratio * math.exp(rng.normal(0, 0.01))
-                        extra = {}
+                        per_unit = [wall / n * math.exp(rng.normal(0, 0.02)) for _ in range(n)]
+                        extra: dict = {"unit_wall_s": [round(u, 6) for u in per_unit]}
                         if kind == "latency":
-                            quiet, busy = CONVOY_MS[runtime]
+                            quiet, busy, low = CONVOY_MS[runtime]
                             p50 = (quiet if mode == "serial" else busy) * math.exp(
                                 rng.normal(0, 0.06)
                             )
-                            extra = {
+                            extra.update({
+                                "busy_threads": 0 if mode == "serial" else n,
                                 "latency_ms_p50": round(p50, 4),
                                 "latency_ms_p90": round(p50 * 1.6, 4),
+                                "latency_ms_p99": round(p50 * 2.4, 4),
                                 "latency_ms_max": round(p50 * 3.1, 4),
-                            }
+                            })  # fmt: skip
+                            if mode == "threads":
+                                share = low + rng.normal(0, 0.01)
+                                extra.update({
+                                    "busy_share": [round(share, 4), round(1 - share, 4)],
+                                    "busy_share_min": round(share, 4),
+                                    "busy_share_max": round(1 - share, 4),
+                                })  # fmt: skip
                         ts += wall + 0.01
                         records.append(Record(
                             **common, rep=rep, warmup=rep < warmups, ok=True,
@@ -262,3 +275,236 @@ def write_synthetic_run(run_dir: Path) -> None:
     lines = [record.to_json() for record in synthetic_records()]
     (run_dir / "results.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     write_meta(run_dir, synthetic_meta())
+
+
+# --- the golden run --------------------------------------------------------------------------
+
+
+GOLDEN_README = """\
+# Golden run (test fixture)
+
+A small synthetic run (plausible numbers for a 2-core machine), not a measurement.
+`results.jsonl` + `meta.json` are written by `write_synthetic_run` in
+`tests/unit/test_report.py`; `report.md` is what `harness.report.write_report` must produce from
+them, byte for byte; `expected_pngs.txt` names the charts it must write beside it.
+Regenerate all of it after an intended change with
+`UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/unit/test_report.py` and review the diff.
+"""
+
+
+def _copy_inputs(target: Path) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("results.jsonl", "meta.json"):
+        shutil.copyfile(GOLDEN / name, target / name)
+    return target
+
+
+@pytest.fixture(scope="module")
+def golden(tmp_path_factory: pytest.TempPathFactory) -> Analysis:
+    """The golden inputs analysed and reported into a scratch run folder (once per module)."""
+    if UPDATE:
+        write_synthetic_run(GOLDEN)
+        (GOLDEN / "README.md").write_text(GOLDEN_README, encoding="utf-8")
+    run = _copy_inputs(tmp_path_factory.mktemp("runs") / RUN_ID)
+    a = analyse(run)
+    report.write(a)
+    if UPDATE:
+        shutil.copyfile(run / "report.md", GOLDEN / "report.md")
+        names = sorted(p.name for p in run.glob("*.png"))
+        (GOLDEN / "expected_pngs.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
+    return a
+
+
+@pytest.fixture(scope="module")
+def generated(golden: Analysis) -> Path:
+    return golden.run_dir
+
+
+@pytest.fixture
+def mini(tmp_path: Path) -> Path:
+    """A run folder with the golden run's `cpu` records only (fast to report)."""
+    run = tmp_path / RUN_ID
+    run.mkdir()
+    lines = (GOLDEN / "results.jsonl").read_text().splitlines()
+    keep = [line for line in lines if json.loads(line)["workload"] == "cpu"]
+    (run / "results.jsonl").write_text("\n".join(keep) + "\n")
+    shutil.copyfile(GOLDEN / "meta.json", run / "meta.json")
+    return run
+
+
+def test_fixture_is_what_the_generator_writes(generated, tmp_path):
+    write_synthetic_run(tmp_path)
+    for name in ("results.jsonl", "meta.json"):
+        assert (tmp_path / name).read_bytes() == (GOLDEN / name).read_bytes(), (
+            f"{name} differs from the generator: run with UPDATE_GOLDEN=1"
+        )
+
+
+def test_report_matches_golden_file(generated):
+    expected = (GOLDEN / "report.md").read_text(encoding="utf-8")
+    actual = (generated / "report.md").read_text(encoding="utf-8")
+    assert actual == expected, "report.md changed: review, then run with UPDATE_GOLDEN=1"
+
+
+def test_charts_are_the_expected_files_and_embedded(generated):
+    expected = (GOLDEN / "expected_pngs.txt").read_text(encoding="utf-8").split()
+    assert sorted(p.name for p in generated.glob("*.png")) == expected
+    text = (generated / "report.md").read_text(encoding="utf-8")
+    for name in expected:
+        assert f"]({name})" in text
+        assert (generated / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_same_input_gives_byte_identical_output(mini, tmp_path):
+    path = report.write_report(mini)
+    assert path == mini / "report.md"
+    first = {p.name: p.read_bytes() for p in sorted(mini.iterdir())}
+    assert {"report.md", "speedup-cpu.png", "serial-vs-baseline.png", "warmup.png"} <= set(first)
+    report.write_report(mini)
+    assert {p.name: p.read_bytes() for p in sorted(mini.iterdir())} == first
+
+
+def test_latest_links_point_into_the_run_folder(generated):
+    reports = generated.parent.parent
+    runs = reports / "runs"
+    runs.mkdir(exist_ok=True)
+    run = runs / RUN_ID
+    if not run.exists():
+        shutil.copytree(generated, run)
+    latest = report.write_latest(run, reports)
+    assert latest == reports / "latest.md"
+    text = latest.read_text(encoding="utf-8")
+    assert f"](runs/{RUN_ID}/speedup-cpu.png)" in text
+    assert "](#convoy-effect)" in text  # in-page anchors are left alone
+    assert text.replace(f"runs/{RUN_ID}/", "") == (run / "report.md").read_text(encoding="utf-8")
+
+
+def test_relink_leaves_absolute_and_anchor_links():
+    md = "![a](x.png) [b](#top) [c](https://e.org/y.png) [d](/abs.png)"
+    assert report.relink(md, "runs/r") == (
+        "![a](runs/r/x.png) [b](#top) [c](https://e.org/y.png) [d](/abs.png)"
+    )
+
+
+# --- what a reader must find ------------------------------------------------------------------
+
+
+def _verdict_table(text: str) -> list[list[str]]:
+    section = text.split("## Verdicts", 1)[1].split("\n\n", 2)[1]
+    lines = [line for line in section.splitlines() if line.startswith("|")][2:]
+    return [[c.strip() for c in line.strip("|").split(" | ")] for line in lines]
+
+
+def test_every_verdict_carries_its_number_and_interval(generated):
+    rows = _verdict_table((generated / "report.md").read_text(encoding="utf-8"))
+    assert len(rows) == len(verdicts.CLAIMS)
+    for row in rows:
+        for cell in row[1:]:
+            if cell.startswith((verdicts.YES, verdicts.PARTLY, verdicts.NO, verdicts.WARN)):
+                assert "95% CI" in cell and "×" in cell or "%" in cell, cell
+
+
+def test_reader_sees_unavailable_failed_unsupported_and_inconclusive(generated):
+    text = (generated / "report.md").read_text(encoding="utf-8")
+    meta = json.loads((GOLDEN / "meta.json").read_text())
+    assert meta["runtimes"]["ironpython-3.4"]["reason"] in text
+    assert "OSError: [Errno 12] Cannot allocate memory" in text
+    assert 'File "/gilbench/workloads/gilbench_runner.py", line 212' in text  # stderr tail
+    assert "🚫 n/a: asyncio: asyncio is not available on Jython 2.7" in text
+    assert "❔ inconclusive: 2+5 samples" in text
+    assert "2 steady samples (need ≥3); 1 failed: timeout after 300 s" in text
+    assert "| jython-2.7              | jython           | 2.7.3    | no GIL (JVM)" in text
+    assert "make compare SUITE=default" in text
+    assert f"python -m harness report reports/runs/{RUN_ID}" in text
+    assert "N > 2" in text  # beyond the cores is called out, not judged a failure
+
+
+def _raw(runtime: str, workload: str, mode: str, n: int) -> list[float]:
+    """Steady wall times straight from the checked-in JSON lines (no pandas, no harness code)."""
+    out = []
+    for line in (GOLDEN / "results.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        cell = (r["runtime"], r["workload"], r["mode"], r["workers"])
+        if cell == (runtime, workload, mode, n) and r["ok"] and not r["warmup"]:
+            out.append(r["wall_s"])
+    return out
+
+
+def test_speedups_and_geomean_agree_with_the_raw_records(golden):
+    a = golden
+    for rt in ("cpython-3.13", "cpython-3.13t", "jython-2.7", "pypy-3.11"):
+        s = a.speedups[(rt, "cpu", "threads", 2)]
+        expected = np.median(_raw(rt, "cpu", "serial", 2)) / np.median(
+            _raw(rt, "cpu", "threads", 2)
+        )
+        assert s.comparison.ratio == pytest.approx(expected)
+        assert s.ceiling == 2
+    assert a.speedups[("cpython-3.13", "cpu", "threads", 4)].ceiling == 2
+    assert a.speedups[("cpython-3.13", "io", "threads", 4)].ceiling == 4
+    # pypy's serial speed: geometric mean over the compute workloads, by hand
+    ratios = []
+    for workload, n in (("cpu", 4), ("clib", 2), ("contention", 2), ("alloc", 2)):
+        base = np.median(_raw("cpython-3.13", workload, "serial", n))
+        ratios.append(base / np.median(_raw("pypy-3.11", workload, "serial", n)))
+    assert a.serial_geomean["pypy-3.11"].value == pytest.approx(np.prod(ratios) ** 0.25)
+    assert a.twins == {"cpython-3.13t": "cpython-3.13"}
+
+
+def test_expected_verdicts_on_the_golden_run(golden):
+    a = golden
+    rows = {row.claim.key: row.cells for row in verdicts.verdict_rows(a)}
+    cpu = rows["cpu-threads"]
+    assert cpu["cpython-3.13"].symbol == verdicts.NO
+    assert cpu["pypy-3.11"].symbol == verdicts.NO
+    assert cpu["cpython-3.13t"].symbol == verdicts.YES
+    assert cpu["jython-2.7"].symbol == verdicts.YES
+    assert cpu["ironpython-3.4"].symbol == verdicts.UNAVAILABLE
+    assert rows["convoy"]["cpython-3.13"].text.startswith("convoy:")
+    assert rows["convoy"]["cpython-3.13t"].text.startswith("no convoy:")
+    assert rows["convoy"]["jython-2.7"].symbol == verdicts.INCONCLUSIVE
+    assert rows["asyncio"]["jython-2.7"].symbol == verdicts.NA
+    assert rows["serial-speed"]["pypy-3.11"].symbol == verdicts.YES
+    assert rows["warmup"]["pypy-3.11"].symbol == verdicts.WARN
+    assert rows["free-threading"]["cpython-3.13t"].symbol == verdicts.YES
+    assert rows["free-threading"]["cpython-3.13"].symbol == verdicts.NOT_APPLICABLE
+
+
+def test_baseline_is_configurable(mini):
+    a = analyse(mini, baseline="pypy-3.11")
+    assert a.runtime_ids[0] == "pypy-3.11"
+    text = report.render(a, {})
+    assert "## Serial speed vs pypy-3.11" in text
+    assert "| cpython-3.13 | ℹ️ the baseline" not in text
+
+
+def test_local_backend_is_labelled_not_containerised(golden):
+    local = replace(golden, meta={**golden.meta, "backend": "local"})
+    assert "**not containerised**" in report.render(local, {}).split("## How to read")[0]
+
+
+# --- verdict rules on constructed numbers ------------------------------------------------------
+
+
+def _made_speedup(serial: list[float], parallel: list[float], n: int = 2, kind: str = "cpu"):
+    comparison = stats.compare_samples(serial, parallel)
+    return Speedup("rt", "w", kind, "threads", n, min(n, 2), comparison, 1.0)
+
+
+def test_judge_speedup_rules():
+    serial = [2.00, 2.02, 1.98, 2.04, 1.97]
+    scales = verdicts.judge_speedup(_made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03]), 2)
+    assert scales.symbol == verdicts.YES
+    assert scales.text.startswith("scales: 1.98× at 2 threads (95% CI ")
+    partly = verdicts.judge_speedup(_made_speedup(serial, [1.6, 1.62, 1.59, 1.61, 1.63]), 2)
+    assert partly.symbol == verdicts.PARTLY
+    slower = verdicts.judge_speedup(_made_speedup(serial, [2.4, 2.42, 2.39, 2.41, 2.43]), 2)
+    assert (slower.symbol, slower.text[:7]) == (verdicts.NO, "slower:")
+    same = verdicts.judge_speedup(_made_speedup(serial, [2.01, 1.99, 2.03, 1.96, 2.02]), 2)
+    assert same.symbol == verdicts.NO and "not significantly different" in same.text
+    few = verdicts.judge_speedup(_made_speedup(serial, [1.0, 1.01]), 2)
+    assert (few.symbol, few.text) == (verdicts.INCONCLUSIVE, "inconclusive: 5+2 samples")
+    untestable = verdicts.judge_speedup(_made_speedup(serial[:3], [1.0, 1.01, 1.02]), 2)
+    assert untestable.symbol == verdicts.INCONCLUSIVE
+    assert "3+3 samples cannot reach p<0.05" in untestable.text and "1.98×" in untestable.text
+    beyond = verdicts.judge_speedup(_made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03], n=4), 2)
+    assert "ceiling 2" in beyond.text and "N > 2 cores" in beyond.text

@@ -11,13 +11,20 @@ import pytest
 from harness.backends.local import LocalBackend
 from harness.config import WorkloadInfo, parse_suite
 from harness.results import RESULTS_FILE, Record, iter_records
-from harness.run import Cell, GroupRunner, completed_cells, next_batch, plan_groups, set_aside_partial
+from harness.run import (
+    Cell,
+    GroupRunner,
+    completed_cells,
+    next_batch,
+    plan_groups,
+    set_aside_partial,
+)
 from harness.runtimes import Runtime
 
 FAKE_RUNNER = Path(__file__).resolve().parents[1] / "data" / "fake_runner.py"
 CATALOGUE = {
     name: WorkloadInfo(name, "cpu", 1, ("serial", "threads"))
-    for name in ("fine", "boom", "hang", "junk", "die")
+    for name in ("fine", "boom", "hang", "junk", "die", "future")
 }
 RUNTIME = Runtime(id="local-python", family="local", image="", dockerfile="", context="",
                   build_args={}, expected_gil=None, warmups=0, description="")
@@ -104,6 +111,14 @@ def test_garbage_on_stdout_fails_the_cell_it_interrupted(tmp_path):
     assert {k: v for k, v in _counts(results).items() if k != ("threads", 2)} == (
         EVERY_OTHER_CELL_COMPLETE
     )
+
+
+def test_a_record_of_an_unknown_schema_fails_its_cell_by_name(tmp_path):
+    group, runner, results, _ = _setup(tmp_path, "future")
+    runner.run(group, set())
+    cell = _by_cell(results)[("threads", 2)]
+    assert [r.ok for r in cell] == [False]
+    assert "schema 99 is not supported" in cell[0].error
 
 
 def test_a_crashing_runner_fails_the_current_cell_with_its_stderr(tmp_path):

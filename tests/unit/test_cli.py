@@ -1,0 +1,63 @@
+"""The command line: one clear line on bad input, no traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+NO_DOCKER = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/gilbench-test.sock"}
+
+
+def _harness(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, env=env or os.environ,
+                          capture_output=True, text=True, timeout=60)
+
+
+def _one_error_line(done: subprocess.CompletedProcess) -> str:
+    assert done.returncode == 2, done
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert lines[0].startswith("gilbench: error: ")
+    return lines[0]
+
+
+def test_docker_not_reachable_is_one_line():
+    line = _one_error_line(_harness("images", env=NO_DOCKER))
+    assert "Docker is not reachable at unix:///nonexistent/gilbench-test.sock" in line
+
+
+def test_runtimes_without_docker_still_lists_every_runtime_with_the_reason():
+    done = _harness("runtimes", "--json", env=NO_DOCKER)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert [r["id"] for r in rows][:5] == [
+        "cpython-3.13", "cpython-3.13t", "pypy-3.11", "jython-2.7", "ironpython-3.4",
+    ]
+    assert all(r["status"] == "unavailable" and r["reason"] for r in rows)
+
+
+def test_unknown_suite_is_one_line():
+    line = _one_error_line(_harness("compare", "--backend", "local", "--suite", "nosuch"))
+    assert "nosuch.yaml: suite not found" in line
+
+
+def test_unknown_runtime_is_one_line():
+    line = _one_error_line(_harness("compare", "--suite", "smoke", "--runtimes", "cpython-2.7",
+                                    env=NO_DOCKER))
+    assert "Docker is not reachable" in line or "unknown runtime id(s) cpython-2.7" in line
+
+
+def test_bad_local_interpreter_spec_is_one_line():
+    line = _one_error_line(_harness("compare", "--backend", "local", "--suite", "smoke",
+                                    "--local", "nocommand"))
+    assert "--local 'nocommand': expected NAME=COMMAND" in line
+
+
+def test_report_of_a_missing_run_is_one_line(tmp_path):
+    line = _one_error_line(_harness("report", str(tmp_path / "nothing")))
+    assert "nothing" in line

@@ -1,0 +1,338 @@
+"""workloads/gilbench_runner.py and workloads/probe.py as the harness runs them: subprocesses
+of the host CPython, tiny sizes, no Docker."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.results import Record
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKLOADS = ROOT / "workloads"
+RUNNER = WORKLOADS / "gilbench_runner.py"
+PROBE = WORKLOADS / "probe.py"
+
+TINY = {"cpu": 300, "io": 2, "clib": 1, "contention": 500, "alloc": 500, "convoy": 3, "spawn": 1}
+MODES = {
+    "cpu": ["serial", "threads", "processes"],
+    "io": ["serial", "threads", "processes", "asyncio"],
+    "clib": ["serial", "threads", "processes"],
+    "contention": ["serial", "threads"],
+    "alloc": ["serial", "threads", "processes"],
+    "convoy": ["serial", "threads"],
+    "spawn": ["serial", "threads"],
+}
+# every field of formats.md's record, minus the four the harness adds
+RECORD_FIELDS = {
+    "schema", "implementation", "python_version", "gil_enabled", "workload", "kind", "mode",
+    "workers", "size", "rep", "warmup", "wall_s", "cpu_s", "ok", "error", "unsupported",
+    "checksum", "pool", "extra", "ts",
+}
+HOST_GIL = bool(sys._is_gil_enabled()) if hasattr(sys, "_is_gil_enabled") else True
+
+FAILING_WORKLOAD = '''
+from __future__ import print_function
+KIND = "cpu"
+DESCRIPTION = "Raises on purpose."
+CLAIM = "None."
+DEFAULT_SIZE = 1
+MODES = ("serial", "threads", "processes")
+
+
+def unit(size, index):
+    raise ValueError("boom %d" % index)
+'''
+
+CHATTY_WORKLOAD = '''
+from __future__ import print_function
+KIND = "cpu"
+DESCRIPTION = "Prints to stdout, which must not reach the records."
+CLAIM = "None."
+DEFAULT_SIZE = 1
+MODES = ("serial", "threads")
+print("noise at import")
+
+
+def unit(size, index):
+    print("noise from unit", index)
+    return size + index
+'''
+
+BROKEN_WORKLOAD = "KIND = 'cpu'\nraise ImportError('missing dependency')\n"
+
+
+def env(**extra: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("GILBENCH_")}
+    base.update(extra)
+    return base
+
+
+def run(*args: str, timeout: float = 120, **extra_env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(RUNNER), *args],
+        capture_output=True, text=True, timeout=timeout, env=env(**extra_env),
+    )
+
+
+def records(done: subprocess.CompletedProcess) -> list[dict]:
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines, done.stderr
+    return [json.loads(line) for line in lines]  # every stdout line is one JSON object
+
+
+def check_record(rec: dict) -> None:
+    assert set(rec) == RECORD_FIELDS, set(rec) ^ RECORD_FIELDS
+    assert rec["schema"] == 1
+    assert rec["implementation"] == "cpython"
+    assert rec["python_version"] == "%d.%d.%d" % sys.version_info[:3]
+    assert rec["gil_enabled"] is HOST_GIL
+    assert isinstance(rec["ts"], float)
+    assert isinstance(rec["extra"], dict)
+    full = dict(rec, run_id="20260101T000000Z-test", runtime="host", backend="local")
+    parsed = Record.from_dict(full)
+    assert parsed.workload == rec["workload"] and parsed.ok is rec["ok"]
+
+
+def run_workload(name: str, workers: str = "1,2", reps: str = "1", warmups: str = "1",
+                 modes: list[str] | None = None, **extra_env: str) -> list[dict]:
+    done = run("--workload", name, "--modes", ",".join(modes or MODES[name]),
+               "--workers", workers, "--size", str(TINY[name]), "--reps", reps,
+               "--warmups", warmups, **extra_env)
+    out = records(done)
+    for rec in out:
+        check_record(rec)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(MODES))
+def test_every_mode_gives_valid_records_and_agreeing_checksums(name):
+    out = run_workload(name)
+    modes = MODES[name]
+    assert len(out) == len(modes) * 2 * 2  # modes x workers (1, 2) x (warmup + rep)
+    expected_cells = [(m, w) for m in modes for w in (1, 2)]
+    assert [(r["mode"], r["workers"]) for r in out[::2]] == expected_cells
+    for rec in out:
+        assert rec["ok"] is True, rec["error"]
+        assert rec["error"] is None and rec["unsupported"] is False
+        assert rec["workload"] == name and rec["size"] == TINY[name]
+        assert rec["warmup"] is (rec["rep"] == 0)
+        assert rec["wall_s"] > 0
+        assert rec["cpu_s"] is not None and rec["cpu_s"] >= 0
+        assert isinstance(rec["checksum"], str) and rec["checksum"]
+        assert (rec["pool"] is not None) is (rec["mode"] == "processes")
+        if name != "convoy":
+            assert len(rec["extra"]["unit_wall_s"]) == rec["workers"]
+    for workers in (1, 2):
+        sums = {r["checksum"] for r in out if r["workers"] == workers}
+        assert len(sums) == 1, f"{name} workers={workers}: modes disagree: {sums}"
+    assert out[0]["checksum"] != [r for r in out if r["workers"] == 2][0]["checksum"]
+
+
+def test_defaults_come_from_the_workload():
+    out = records(run("--workload", "cpu", "--modes", "serial", "--reps", "1", "--warmups", "0"))
+    assert len(out) == 1
+    assert out[0]["size"] == 60000 and out[0]["workers"] == 1 and out[0]["warmup"] is False
+
+
+def test_convoy_extra_has_latency_percentiles_and_busy_shares():
+    out = run_workload("convoy", workers="2", warmups="0")
+    serial, threads = out
+    for rec in out:
+        extra = rec["extra"]
+        assert extra["roundtrips"] == TINY["convoy"]
+        assert 0 < extra["latency_ms_p50"] <= extra["latency_ms_p90"] <= extra["latency_ms_max"]
+    assert serial["extra"]["busy_threads"] == 0
+    assert threads["extra"]["busy_threads"] == 2
+    assert abs(sum(threads["extra"]["busy_share"]) - 1) < 0.01
+
+
+def test_processes_mode_records_worker_cpu():
+    out = run_workload("cpu", modes=["processes"], warmups="0")
+    for rec in out:
+        extra = rec["extra"]
+        assert rec["pool"] == "multiprocessing"
+        assert len(extra["worker_cpu_s"]) == rec["workers"]
+        assert rec["cpu_s"] == pytest.approx(extra["parent_cpu_s"] + sum(extra["worker_cpu_s"]))
+
+
+@pytest.mark.parametrize("how", ["env", "flag"])
+def test_subprocess_pool_works_and_agrees(how):
+    args = ["--pool", "subprocess"] if how == "flag" else []
+    extra_env = {"GILBENCH_POOL": "subprocess"} if how == "env" else {}
+    done = run("--workload", "cpu", "--modes", "serial,processes", "--workers", "1,2",
+               "--size", "300", "--reps", "1", "--warmups", "0", *args, **extra_env)
+    out = records(done)
+    for rec in out:
+        check_record(rec)
+        assert rec["ok"], rec["error"]
+    procs = [r for r in out if r["mode"] == "processes"]
+    assert [r["pool"] for r in procs] == ["subprocess", "subprocess"]
+    assert procs[1]["extra"]["pool_size"] == 2
+    for workers in (1, 2):
+        assert len({r["checksum"] for r in out if r["workers"] == workers}) == 1
+
+
+def test_serve_protocol():
+    """The subprocess pool's worker: hello line, one answer per task line, exit on EOF."""
+    tasks = "".join(json.dumps({"size": 100, "index": i}) + "\n" for i in range(2))
+    done = subprocess.run(
+        [sys.executable, str(RUNNER), "--serve", "--workload", "cpu"],
+        input=tasks + "not json\n", capture_output=True, text=True, timeout=60, env=env(),
+    )
+    assert done.returncode == 0, done.stderr
+    hello, first, second, bad = [json.loads(line) for line in done.stdout.splitlines()]
+    assert hello["ready"] is True and isinstance(hello["pid"], int)
+    assert [first["index"], second["index"]] == [0, 1]
+    assert first["ok"] and first["checksum"] == "25-1060" and first["cpu_s"] >= 0
+    assert bad["ok"] is False and "bad task line" in bad["error"]
+
+
+def test_asyncio_mode_overlaps_in_one_thread():
+    out = run_workload("io", modes=["serial", "asyncio"], workers="3", warmups="0")
+    serial, asyncio_rec = out
+    assert asyncio_rec["mode"] == "asyncio" and asyncio_rec["ok"]
+    assert asyncio_rec["checksum"] == serial["checksum"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--workload", "nope"], "unknown workload 'nope'"),
+        (["--workload", "cpu", "--modes", "serial,fibres"], "unknown mode(s) fibres"),
+        (["--workload", "cpu", "--size", "0"], "--size must be >= 1"),
+        (["--workload", "cpu", "--size", "-3"], "--size must be >= 1"),
+        (["--workload", "cpu", "--size", "big"], "--size: 'big' is not an integer"),
+        (["--workload", "cpu", "--workers", "0"], "--workers must be >= 1"),
+        (["--workload", "cpu", "--workers", "1,,2"], "--workers: '1,,2' is not a comma"),
+        (["--workload", "cpu", "--workers", "1.5"], "--workers: '1.5' is not an integer"),
+        (["--workload", "cpu", "--reps", "0"], "--reps must be >= 1"),
+        (["--workload", "cpu", "--warmups", "-1"], "--warmups must be >= 0"),
+        (["--workload", "cpu", "--pool", "threads"], "'threads' is not one of"),
+        (["--modes", "serial"], "--workload is required"),
+        (["--workload", "cpu", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+    ],
+)
+def test_bad_input_is_one_stderr_line_and_exit_2(args, message):
+    done = run(*args)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("gilbench_runner: error: ")
+    assert message in lines[0]
+
+
+def test_bad_pool_env_is_rejected_like_a_flag():
+    done = run("--workload", "cpu", GILBENCH_POOL="bogus")
+    assert done.returncode == 2 and done.stdout == "" and len(done.stderr.splitlines()) == 1
+
+
+def test_mode_the_workload_lacks_is_an_unsupported_record():
+    out = records(run("--workload", "cpu", "--modes", "asyncio,serial", "--workers", "1,2",
+                      "--size", "100", "--reps", "1", "--warmups", "0"))
+    unsupported = [r for r in out if r["mode"] == "asyncio"]
+    assert len(unsupported) == 2  # one per cell, rep 0
+    for rec in unsupported:
+        check_record(rec)
+        assert rec["ok"] is False and rec["unsupported"] is True and rec["rep"] == 0
+        assert "does not define mode asyncio" in rec["error"]
+        assert rec["wall_s"] is None and rec["checksum"] is None
+    assert all(r["ok"] for r in out if r["mode"] == "serial")
+
+
+@pytest.fixture
+def fixture_workloads(tmp_path):
+    (tmp_path / "wl_boom.py").write_text(FAILING_WORKLOAD, encoding="utf-8")
+    (tmp_path / "wl_chatty.py").write_text(CHATTY_WORKLOAD, encoding="utf-8")
+    (tmp_path / "wl_broken.py").write_text(BROKEN_WORKLOAD, encoding="utf-8")
+    (tmp_path / "wl_cpu.py").write_text(FAILING_WORKLOAD, encoding="utf-8")  # cannot shadow
+    return str(tmp_path)
+
+
+@pytest.mark.parametrize("pool", ["multiprocessing", "subprocess"])
+def test_a_raising_workload_gives_ok_false_records(fixture_workloads, pool):
+    done = run("--workload", "boom", "--workers", "1,2", "--reps", "2", "--warmups", "1",
+               "--pool", pool, GILBENCH_WORKLOADS_PATH=fixture_workloads)
+    out = records(done)
+    # one failed record per cell: the rest of a failing cell is skipped
+    assert [(r["mode"], r["workers"], r["rep"]) for r in out] == [
+        (m, w, 0) for m in ("serial", "threads", "processes") for w in (1, 2)
+    ]
+    for rec in out:
+        check_record(rec)
+        assert rec["ok"] is False and rec["unsupported"] is False
+        assert "ValueError: boom" in rec["error"]
+        assert "Traceback" not in rec["error"]
+    assert out[-1]["pool"] == pool
+    assert "Traceback" not in done.stdout
+
+
+def test_workloads_path_cannot_shadow_builtin_workloads(fixture_workloads):
+    out = records(run("--workload", "cpu", "--modes", "serial", "--size", "100", "--reps", "1",
+                      "--warmups", "0", GILBENCH_WORKLOADS_PATH=fixture_workloads))
+    assert out[0]["ok"] and out[0]["checksum"]
+
+
+def test_stray_prints_go_to_stderr(fixture_workloads):
+    done = run("--workload", "chatty", "--workers", "2", "--reps", "1", "--warmups", "0",
+               GILBENCH_WORKLOADS_PATH=fixture_workloads)
+    out = records(done)
+    assert [r["ok"] for r in out] == [True, True]
+    assert "noise from unit" in done.stderr
+
+
+def test_a_workload_that_cannot_be_imported_gives_ok_false_records(fixture_workloads):
+    out = records(run("--workload", "broken", "--modes", "serial,threads", "--workers", "1",
+                      "--size", "1", GILBENCH_WORKLOADS_PATH=fixture_workloads))
+    assert len(out) == 2
+    for rec in out:
+        check_record(rec)
+        assert rec["ok"] is False
+        assert "ImportError: missing dependency" in rec["error"]
+
+
+def test_list_describes_every_workload(fixture_workloads):
+    out = records(run("--list"))
+    names = [r["name"] for r in out]
+    assert names == sorted(MODES)
+    for rec in out:
+        assert rec["modes"] == MODES[rec["name"]]
+        assert isinstance(rec["default_size"], int) and rec["default_size"] > 0
+        assert rec["kind"] and rec["claim"] and rec["description"]
+        assert rec["custom_measure"] is (rec["name"] == "convoy")
+    with_fixtures = records(run("--list", GILBENCH_WORKLOADS_PATH=fixture_workloads))
+    broken = [r for r in with_fixtures if r["name"] == "broken"]
+    assert broken and "ImportError" in broken[0]["error"]
+    assert {"boom", "chatty"} <= {r["name"] for r in with_fixtures}
+
+
+def test_probe_prints_one_valid_json_object():
+    done = subprocess.run([sys.executable, str(PROBE)], capture_output=True, text=True,
+                          timeout=120, env=env())
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stdout.splitlines()
+    facts = json.loads(line)
+    assert facts["implementation"] == "cpython"
+    assert facts["python_version"] == "%d.%d.%d" % sys.version_info[:3]
+    assert facts["gil_enabled"] is HOST_GIL
+    assert facts["cpu_count"] == os.cpu_count()
+    assert facts["platform"] == sys.platform
+    assert facts["executable"] == sys.executable
+    assert set(facts["features"]) == {"threading", "multiprocessing", "subprocess", "asyncio",
+                                      "hashlib", "zlib"}
+    assert all(value is True for value in facts["features"].values()), facts["features"]
+
+
+def test_probe_reports_a_broken_subprocess_as_false():
+    done = subprocess.run([sys.executable, str(PROBE)], capture_output=True, text=True,
+                          timeout=120, env=env(GILBENCH_PYTHON="/nonexistent/python"))
+    assert done.returncode == 0, done.stderr
+    features = json.loads(done.stdout)["features"]
+    assert features["subprocess"] is False and features["threading"] is True
