@@ -121,7 +121,7 @@ class Analysis:
 def _column(rows: pd.DataFrame | None, column: str) -> np.ndarray:
     if rows is None or column not in rows.columns:
         return np.array([], dtype=float)
-    values = rows[column].to_numpy(dtype=float)
+    values = pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=float)
     return values[~np.isnan(values)]
 
 

@@ -96,7 +96,7 @@ def _speedup_chart(a: Analysis, workload: str, path: Path) -> bool:
         return False
     colors = runtime_colors(a)
     kind = a.kinds.get(workload)
-    fig = _figure(3.8 * len(modes) + 0.7, 4.0, bottom=1.15)
+    fig = _figure(max(7.0, 3.8 * len(modes) + 0.7), 4.0, bottom=1.15)
     axes = fig.subplots(1, len(modes), squeeze=False)[0]
     all_ns = sorted({k[3] for k in a.speedups if k[1] == workload})
     xs = np.array(sorted({1, *all_ns}), dtype=float)
@@ -169,8 +169,9 @@ def _serial_chart(a: Analysis, path: Path) -> bool:
         return False
     colors = runtime_colors(a)
     ids = [rid for rid in a.runtime_ids if any(k[0] == rid for k in a.serial_vs_baseline)]
-    groups = ["geomean"] + sorted({w for _, w in a.serial_vs_baseline})
-    fig = _figure(8.0, 1.3 + 0.3 * len(groups) * len(ids), left=1.1, bottom=0.65)
+    measured = {w for _, w in a.serial_vs_baseline}
+    groups = ["geomean"] + [w for w in a.workloads if w in measured]
+    fig = _figure(8.4, 1.3 + 0.3 * len(groups) * len(ids), left=1.5, bottom=0.65)
     ax = fig.subplots()
     height = 0.8 / len(ids)
     for i, rid in enumerate(ids):
@@ -211,7 +212,12 @@ def _serial_chart(a: Analysis, path: Path) -> bool:
             ax.text(max(high, value, 1.0) * 1.06, y, f"{value:.2f}×", va="center", fontsize=7)
     ax.axvline(1.0, color="black", linewidth=1)
     ax.set_xscale("log")
-    ax.set_yticks(range(len(groups)), list(reversed(groups)))
+    labels = [
+        "geomean\n(compute)" if g == "geomean"
+        else f"{g}\n(not in geomean)" if a.kinds.get(g) in NOT_SPEED_KINDS else g
+        for g in groups
+    ]  # fmt: skip
+    ax.set_yticks(range(len(groups)), list(reversed(labels)))
     ax.set_xlabel(f"serial speed relative to {a.baseline} (log scale; > 1 = faster)")
     ax.set_title(f"Single-thread speed vs {a.baseline} (hatched = not significant)")
     lo, hi = ax.get_xlim()

@@ -173,9 +173,8 @@ def _significance(c: stats.Comparison) -> str:
     if not c.testable:
         return f"untestable ({c.n_a}+{c.n_b})"
     mark = "✔" if c.significant else "n.s."
-    return f"{mark} p_adj={c.p_adjusted:.3f}, δ={c.effect:+.2f}".replace(
-        "p_adj=0.000", "p_adj<0.001"
-    )
+    p = "p_adj<0.001" if c.p_adjusted < 0.001 else f"p_adj={c.p_adjusted:.3f}"
+    return f"{mark} {p}, δ={c.effect:+.2f}"
 
 
 def _ratio_ci(c: stats.Comparison) -> str:
@@ -590,8 +589,16 @@ def _convoy(a: Analysis) -> str:
         parts.append(
             table(
                 rows,
-                ["runtime", "busy threads", "p50 alone", "p50 with busy threads",
-                 "inflation (95% CI)", "p99 busy", "max busy", "busy share min–max"],
+                [
+                    "runtime",
+                    "busy threads",
+                    "p50 alone",
+                    "p50 with busy threads",
+                    "inflation (95% CI)",
+                    "p99 busy",
+                    "max busy",
+                    "busy share min–max",
+                ],
             )  # fmt: skip
         )
     return "\n\n".join(parts)

@@ -345,19 +345,3 @@ def steady_by_cell(df: pd.DataFrame) -> dict[CellKey, pd.DataFrame]:
         (str(k[0]), str(k[1]), str(k[2]), int(k[3])): group
         for k, group in steady(df).groupby(CELL, sort=True)
     }
-
-
-def cell_samples(
-    df: pd.DataFrame, runtime: str, workload: str, mode: str, workers: int, column: str = "wall_s"
-) -> np.ndarray:
-    """The steady samples of one cell (``column`` may be e.g. ``extra.latency_ms_p50``)."""
-    good = steady(df)
-    mask = (
-        (good["runtime"] == runtime)
-        & (good["workload"] == workload)
-        & (good["mode"] == mode)
-        & (good["workers"] == workers)
-    )
-    if column not in good.columns:
-        return np.array([], dtype=float)
-    return good.loc[mask, column].dropna().to_numpy(dtype=float)

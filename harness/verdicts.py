@@ -214,7 +214,9 @@ def judge_speedup(s: Speedup, cpus: int | None, yes: str = "scales") -> Verdict:
     if c.significant and c.ratio <= 1 - PRACTICAL_DIFF:
         return Verdict(NO, f"slower: {numbers}")
     why = "not significantly" if not c.significant else f"within ±{PRACTICAL_DIFF:.0%} of"
-    return Verdict(NO, f"no: {numbers}, {why} different from serial ({f.pvalue(c.p_adjusted)})")
+    return Verdict(
+        NO, f"no: {numbers}, {why} different from serial (adjusted {f.pvalue(c.p_adjusted)})"
+    )
 
 
 def _untestable(c: Comparison) -> str:

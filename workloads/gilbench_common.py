@@ -243,15 +243,19 @@ class LoopbackPair(object):
     sendall never blocks waiting for the other end."""
 
     def __init__(self):
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # The listener stays open until close(): on Jython an accepted socket shares its
+        # listener's Netty event loop, and closing the listener first makes Netty complain.
+        self.client = self.server = None
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            listener.bind(("127.0.0.1", 0))
-            listener.listen(1)
+            self.listener.bind(("127.0.0.1", 0))
+            self.listener.listen(1)
             self.client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.client.connect(listener.getsockname())
-            self.server, _ = listener.accept()
-        finally:
-            listener.close()
+            self.client.connect(self.listener.getsockname())
+            self.server, _ = self.listener.accept()
+        except:  # noqa: E722
+            self.close()
+            raise
         for sock in (self.client, self.server):
             try:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -266,11 +270,12 @@ class LoopbackPair(object):
         return _recv_exact(self.client, len(payload))
 
     def close(self):
-        for sock in (self.client, self.server):
-            try:
-                sock.close()
-            except Exception:
-                pass
+        for sock in (self.client, self.server, self.listener):
+            if sock is not None:
+                try:
+                    sock.close()
+                except Exception:
+                    pass
 
 
 def payload(index, step, length=64):

@@ -230,8 +230,15 @@ def _safe(func, default=None):
         return default
 
 
+def compiled_workloads():
+    """True when the workload modules load as compiled extensions (the Cython runtime)."""
+    import wl_cpu
+    return os.path.splitext(wl_cpu.__file__)[1] in (".so", ".pyd")
+
+
 def probe():
     return {
+        "compiled_workloads": _safe(compiled_workloads),
         "implementation": _safe(implementation),
         "implementation_version": _safe(implementation_version),
         "python_version": _safe(python_version),

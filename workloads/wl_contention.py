@@ -10,7 +10,8 @@ DESCRIPTION = ("SIZE iterations of: increment a shared counter under one threadi
                "read a shared table without the lock.")
 CLAIM = ("Without a GIL, threads that share state must take real locks and pay for contention; "
          "with a GIL the lock is rarely contended but nothing runs in parallel either.")
-# host CPython 3.11: one unit of size 200000 takes ~0.08 s.
+# measured per unit of size 200000: CPython 3.11 ~0.085 s, PyPy 3.9 ~13 ms, Jython 2.7.3
+# ~0.03-0.07 s once warm.
 DEFAULT_SIZE = 200000
 MODES = ("serial", "threads")
 

@@ -12,8 +12,9 @@ CLAIM = ("I/O-bound threads overlap even under the GIL, and asyncio overlaps the
          "one thread.")
 SLEEP_S = 0.005
 PAYLOAD_LEN = 64
-# host CPython 3.11: one unit of size 20 takes ~0.11 s (20 x 5 ms sleep + round trips), about
-# the same on every runtime (it is waiting, not computing).
+# measured per unit of size 20 (wall): CPython 3.11 and PyPy 3.9 ~0.11 s (20 x 5 ms sleep;
+# a round trip is ~25 us); Jython 2.7.3 ~0.3-0.8 s: its Netty-backed sockets took 5-40 ms per
+# loopback round trip on the busy host, and CPU time besides.
 DEFAULT_SIZE = 20
 MODES = ("serial", "threads", "processes", "asyncio")
 

@@ -11,8 +11,9 @@ DESCRIPTION = ("Starts SIZE child interpreters of the same runtime ($GILBENCH_PY
                "sys.executable) one after another, each answering one line over its pipes.")
 CLAIM = ("Processes sidestep the GIL but each one costs an interpreter start-up, which differs "
          "by orders of magnitude between runtimes.")
-# host CPython 3.11: one unit of size 4 takes ~0.08 s (~20 ms per start); PyPy ~40 ms per
-# start; Jython 2.7 on OpenJDK 17 several seconds per start: keep SIZE small in suites.
+# measured per unit of size 2: CPython 3.11 (venv) ~0.12 s (~60 ms per start), PyPy 3.9
+# ~0.15 s, Jython 2.7.3 on OpenJDK 17 ~7 s (~3.5 s per JVM start on the busy host): keep SIZE
+# and workers small in suites.
 DEFAULT_SIZE = 2
 MODES = ("serial", "threads")
 

@@ -322,11 +322,15 @@ def generated(golden: Analysis) -> Path:
 
 @pytest.fixture
 def mini(tmp_path: Path) -> Path:
-    """A run folder with the golden run's `cpu` records only (fast to report)."""
+    """A run folder with the golden run's `cpu` records of two runtimes (fast to report)."""
     run = tmp_path / RUN_ID
     run.mkdir()
     lines = (GOLDEN / "results.jsonl").read_text().splitlines()
-    keep = [line for line in lines if json.loads(line)["workload"] == "cpu"]
+    wanted = {"cpython-3.13", "pypy-3.11"}
+    keep = [
+        line for line in lines
+        if json.loads(line)["workload"] == "cpu" and json.loads(line)["runtime"] in wanted
+    ]  # fmt: skip
     (run / "results.jsonl").write_text("\n".join(keep) + "\n")
     shutil.copyfile(GOLDEN / "meta.json", run / "meta.json")
     return run
@@ -475,6 +479,19 @@ def test_baseline_is_configurable(mini):
     text = report.render(a, {})
     assert "## Serial speed vs pypy-3.11" in text
     assert "| cpython-3.13 | ℹ️ the baseline" not in text
+
+
+def test_a_run_without_results_still_reports_every_runtime(tmp_path):
+    (tmp_path / "results.jsonl").write_text("")
+    meta = synthetic_meta()
+    meta["status"] = "failed"
+    write_meta(tmp_path, meta)
+    text = report.write_report(tmp_path).read_text(encoding="utf-8")
+    assert "The run is **failed**" in text
+    for rid in [*RUNTIMES, "ironpython-3.4"]:
+        assert f"| {rid}" in text
+    assert "No measurements in this run." in text
+    assert not list(tmp_path.glob("*.png"))
 
 
 def test_local_backend_is_labelled_not_containerised(golden):

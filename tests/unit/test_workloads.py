@@ -40,7 +40,7 @@ def load(name: str):
 
 def test_catalogue_has_the_seven_workloads_and_only_wl_files():
     catalogue = common.discover()
-    assert EXPECTED <= set(catalogue)
+    assert set(catalogue) >= EXPECTED
     for name, (folder, module) in catalogue.items():
         assert Path(folder) == WORKLOADS
         assert module == "wl_" + name
@@ -69,12 +69,15 @@ def test_constants_are_literals_the_harness_can_read_statically(name):
     tree = ast.parse((WORKLOADS / f"wl_{name}.py").read_text(encoding="utf-8"))
     found = {}
     for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-            if node.targets[0].id in ("KIND", "DEFAULT_SIZE", "MODES"):
-                found[node.targets[0].id] = ast.literal_eval(node.value)
+        target = node.targets[0] if isinstance(node, ast.Assign) else None
+        if isinstance(target, ast.Name) and target.id in ("KIND", "DEFAULT_SIZE", "MODES"):
+            found[target.id] = ast.literal_eval(node.value)
     module = load(name)
-    assert found == {"KIND": module.KIND, "DEFAULT_SIZE": module.DEFAULT_SIZE,
-                     "MODES": module.MODES}
+    assert found == {
+        "KIND": module.KIND,
+        "DEFAULT_SIZE": module.DEFAULT_SIZE,
+        "MODES": module.MODES,
+    }
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED - {"spawn"}))
@@ -105,7 +108,7 @@ def test_io_and_convoy_checksums_come_from_the_echoed_bytes():
             value = common.crc(back, value)
     finally:
         pair.close()
-    assert io.unit(2, 0) == "%08x" % value
+    assert io.unit(2, 0) == f"{value:08x}"
     assert convoy.unit(2, 0) == io.unit(2, 0)  # same payloads, same echo, same crc
 
 
@@ -130,7 +133,7 @@ def test_clib_data_defeats_zlib_window():
     assert len(clib.DATA) == 1024 * 1024
     packed = zlib.compress(clib.DATA, 6)
     assert len(packed) > 0.99 * len(clib.DATA), "zlib found redundancy: the data is too easy"
-    assert clib.BLOCK == clib._lcg_block(20240611, 64 * 1024)  # deterministic
+    assert clib._lcg_block(20240611, 64 * 1024) == clib.BLOCK  # deterministic
 
 
 def test_contention_increments_are_all_under_the_lock():
@@ -218,8 +221,12 @@ def test_probe_gil_rule_on_this_host():
 
 def test_probe_gil_rule_for_other_runtimes(monkeypatch):
     monkeypatch.delattr(sys, "_is_gil_enabled", raising=False)
-    for name, expected in (("cpython", True), ("pypy", True), ("jython", None),
-                           ("ironpython", None)):
+    for name, expected in (
+        ("cpython", True),
+        ("pypy", True),
+        ("jython", None),
+        ("ironpython", None),
+    ):
         monkeypatch.setattr(probe, "implementation", lambda name=name: name)
         assert probe.gil_enabled() is expected
     monkeypatch.setattr(sys, "_is_gil_enabled", lambda: False, raising=False)
@@ -257,24 +264,26 @@ def test_every_workload_file_but_asyncio_units_is_python2_syntax():
     the async-def coroutines of asyncio mode (Python 3.5+) and is imported only in that mode.
     Compiled with the first working python2 / python2.7 / jython on PATH."""
     files = sorted(str(p) for p in WORKLOADS.glob("*.py") if p.name not in PY3_ONLY)
-    assert {Path(p).name for p in files} >= {"gilbench_runner.py", "gilbench_common.py",
-                                             "probe.py"}
+    assert {Path(p).name for p in files} >= {"gilbench_runner.py", "gilbench_common.py", "probe.py"}
     assert all((WORKLOADS / name).is_file() for name in PY3_ONLY)
     for name in ("python2", "python2.7", "jython"):
         path = shutil.which(name)
         if not path:
             continue
         try:
-            done = subprocess.run([path, "-c", PY2_COMPILE, *files], capture_output=True,
-                                  text=True, timeout=300)
+            done = subprocess.run(
+                [path, "-S", "-c", PY2_COMPILE, *files], capture_output=True, text=True, timeout=300
+            )
         except (OSError, subprocess.TimeoutExpired):
             continue
         if done.returncode in (0, 1) and "Traceback" not in done.stderr:
             assert done.returncode == 0, f"{name}: not Python 2 syntax:\n{done.stdout}"
             return
         # e.g. a pyenv shim without a python2 behind it, or a Python 3 named python2
-    pytest.skip("no working python2/python2.7/jython on PATH; the Jython image's "
-                "integration test compiles these files instead")
+    pytest.skip(
+        "no working python2/python2.7/jython on PATH; the Jython image's "
+        "integration test compiles these files instead"
+    )
 
 
 def test_python3_only_syntax_is_confined_to_asyncio_units():
@@ -289,14 +298,16 @@ def test_python3_only_syntax_is_confined_to_asyncio_units():
         assert "from __future__ import print_function, division" in text, path.name
         tree = ast.parse(text)
         for node in ast.walk(tree):
-            assert not isinstance(node, (ast.AsyncFunctionDef, ast.Await, ast.JoinedStr,
-                                         ast.NamedExpr, ast.YieldFrom)), (path.name, node.lineno)
+            assert not isinstance(
+                node, (ast.AsyncFunctionDef, ast.Await, ast.JoinedStr, ast.NamedExpr, ast.YieldFrom)
+            ), (path.name, node.lineno)
             if isinstance(node, ast.FunctionDef):
                 assert not node.args.kwonlyargs and node.returns is None, path.name
                 assert all(a.annotation is None for a in node.args.args), path.name
 
 
 # --- suites -----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("suite", ["smoke", "default", "nightly"])
 def test_suite_names_real_workloads_modes_and_sizes(suite):
