@@ -314,7 +314,7 @@ def _verdicts(a: Analysis) -> str:
         f"Thresholds: *scales* = significant speedup realising ≥ {v.SCALE_GAIN_FRACTION:.0%} of "
         f"the possible gain (speedup − 1 ≥ {v.SCALE_GAIN_FRACTION} × (ceiling − 1)); *partly* = "
         f"significant but less; differences under {v.PRACTICAL_DIFF:.0%} are not called "
-        f"faster or slower; *convoy* = p50 I/O latency at least {v.CONVOY_INFLATION:g}× with busy "
+        f"faster or slower; *convoy* = mean I/O latency at least {v.CONVOY_INFLATION:g}× with busy "
         f"threads; *needs warm-up* = first run ≥ {v.WARMUP_NOTABLE:g}× the steady time. "
         "Verdicts on parallel modes are judged at the largest N that fits the cores (any N for "
         "I/O); the other Ns are in the scaling tables."
@@ -554,9 +554,12 @@ def _convoy(a: Analysis) -> str:
         return ""
     parts = [
         "## Convoy effect",
-        "Median I/O round-trip latency of one thread, alone (serial) and while N CPU-bound "
-        "threads run. With a GIL the I/O thread waits for the busy threads to hand it over "
-        "(every 5 ms by default), so its latency balloons: the *convoy effect*. *Busy share* is "
+        "Mean I/O round-trip latency of one thread (median over repetitions), alone (serial) "
+        "and while N CPU-bound threads run. With a GIL the I/O thread waits for the busy threads "
+        "to hand it over (every 5 ms by default), so its latency balloons: the *convoy effect*. "
+        "Compiled code that never offers the GIL (Cython) starves it until the busy threads "
+        "stop (they stop by themselves after a few seconds): *round trips while busy* counts the "
+        "round trips that finished before any busy thread stopped. *Busy share* is "
         "each busy thread's share of the busy threads' progress (fair = 1/N each); a wide "
         "spread means the scheduler, not the program, decides who runs next.",
     ]
@@ -574,17 +577,21 @@ def _convoy(a: Analysis) -> str:
                 low = _median_extra(a, rid, w, n, "extra.busy_share_min")
                 high = _median_extra(a, rid, w, n, "extra.busy_share_max")
                 share = f"{f.fixed(low)}–{f.fixed(high)}" if low == low and high == high else f.DASH
+                during = _median_extra(a, rid, w, n, "extra.roundtrips_while_busy")
+                total = _median_extra(a, rid, w, n, "extra.roundtrips")
+                while_busy = f"{during:.0f} of {total:.0f}" if during == during else f.DASH
                 mark = _mark(c)
                 is_verdict_n = n == a.verdict_workers.get((w, "threads"))
                 verdict = v.convoy_verdict(a, rid) if is_verdict_n else None
                 symbol = f"{verdict.symbol} " if verdict else ""
                 rows.append(
                     [rid, str(n), f.millis(quiet), f.millis(busy),
-                     f"{symbol}{_ratio_ci(c)}{mark}", f.millis(p99), f.millis(worst), share]
+                     f"{symbol}{_ratio_ci(c)}{mark}", f.millis(p99), f.millis(worst), while_busy,
+                     share]
                 )  # fmt: skip
             if not any(k[:2] == (info.id, workload) for k in a.convoy):
                 why = v.absent_verdict(a, info.id, workload, "threads", None)
-                rows.append([info.id, f.DASH, f.DASH, f.DASH, str(why), f.DASH, f.DASH, f.DASH])
+                rows.append([info.id, *[f.DASH] * 3, str(why), *[f.DASH] * 4])
         parts.append(f"### `{workload}` ({LATENCY_METRIC.removeprefix('extra.')})")
         parts.append(
             table(
@@ -592,11 +599,12 @@ def _convoy(a: Analysis) -> str:
                 [
                     "runtime",
                     "busy threads",
-                    "p50 alone",
-                    "p50 with busy threads",
+                    "mean alone",
+                    "mean with busy threads",
                     "inflation (95% CI)",
                     "p99 busy",
                     "max busy",
+                    "round trips while busy",
                     "busy share min–max",
                 ],
             )  # fmt: skip

@@ -106,7 +106,7 @@ CLAIMS = (
     Claim(
         "convoy",
         "I/O stays responsive next to CPU threads?",
-        "`convoy`: p50 I/O latency, busy threads vs none",
+        "`convoy`: mean I/O latency, busy threads vs none",
         "Which thread runs next is near random (the convoy effect).",
     ),
     Claim(
@@ -295,7 +295,7 @@ def convoy_verdict(a: Analysis, rt: str) -> Verdict:
         return absent_verdict(a, rt, workload, "threads", n)
     quiet, busy = convoy_medians(a, rt, workload, n or 0)
     numbers = (
-        f"p50 latency {f.times(c.ratio)} ({f.ci(c.ci_low, c.ci_high)}): "
+        f"mean latency {f.times(c.ratio)} ({f.ci(c.ci_low, c.ci_high)}): "
         f"{f.millis(quiet)} → {f.millis(busy)} with {n} busy threads"
     )
     if min(c.n_a, c.n_b) < stats.MIN_STEADY_SAMPLES:
@@ -308,7 +308,7 @@ def convoy_verdict(a: Analysis, rt: str) -> Verdict:
 
 
 def convoy_medians(a: Analysis, rt: str, workload: str, n: int) -> tuple[float, float]:
-    """Median p50 latency (ms) without and with N busy threads."""
+    """Median of the mean latency (ms) without and with N busy threads."""
     serial_ns = sorted(
         int(x)
         for x in a.cells.loc[

@@ -18,11 +18,17 @@ SPIN = 200   # loop iterations per busy-thread progress step (~10-20 us on CPyth
 # measured for size 60 without busy threads: CPython 3.11 and PyPy 3.9 ~0.07 s (p50 ~1.1 ms);
 # behind 1-4 busy threads GIL CPython took ~0.5-1 s (p50 8-17 ms: a switch interval, 5 ms, per
 # GIL handoff), PyPy p50 1.4-7 ms; Jython 2.7.3 ~0.3-0.6 s (slow loopback sockets, no GIL).
+# A busy thread stops by itself after this long. Compiled code (Cython) never offers the GIL
+# to other threads, so without a bound its busy threads would starve the main thread for ever;
+# with it, that starvation shows up as latency (and as roundtrips_while_busy = 0).
+MAX_BUSY_S = 2.5
 DEFAULT_SIZE = 60
 MODES = ("serial", "threads")
 
 
-def _roundtrips(size, index, latencies):
+def _roundtrips(size, index, latencies, finished=None, while_busy=None):
+    """`size` timed round trips; with `finished`, counts those completed while no busy
+    thread had stopped yet into `while_busy`."""
     pair = LoopbackPair()
     try:
         value = 0
@@ -32,6 +38,8 @@ def _roundtrips(size, index, latencies):
             time.sleep(SLEEP_S)
             back = pair.roundtrip(data)
             latencies.append(perf_counter() - start)
+            if finished is not None and finished[0] == 0:
+                while_busy[0] += 1
             value = crc(back, value)
     finally:
         pair.close()
@@ -42,33 +50,42 @@ def unit(size, index):
     return _roundtrips(size, index, [])
 
 
-def _spin(slot, progress, stop):
-    while not stop[0]:
+def _spin(slot, progress, stop, go, finished, lock):
+    go.wait()
+    deadline = time.time() + MAX_BUSY_S
+    while not stop[0] and time.time() < deadline:
         x = 0
         for i in xrange(SPIN):
             x += i * i
         progress[slot] += 1
+    with lock:
+        finished[0] += 1
 
 
 def measure(mode, workers, size):
-    """Returns (checksum, extra). serial: no busy threads; threads: `workers` busy threads."""
+    """Returns (checksum, extra). serial: no busy threads; threads: `workers` busy threads.
+
+    The busy threads wait on an event until the round trips begin, so any GIL they hold
+    (including a compiled loop that never yields it) lands inside the latency samples."""
     busy = workers if mode == "threads" else 0
     progress = [0] * busy
     stop = [False]
-    threads = [threading.Thread(target=_spin, args=(slot, progress, stop)) for slot in range(busy)]
+    finished = [0]
+    go = threading.Event()
+    lock = threading.Lock()
+    threads = [threading.Thread(target=_spin, args=(slot, progress, stop, go, finished, lock))
+               for slot in range(busy)]
     for thread in threads:
         thread.daemon = True
         thread.start()
     try:
-        deadline = time.time() + 30
-        while busy and min(progress) == 0 and time.time() < deadline:
-            time.sleep(0.001)       # every busy thread is running before the first sample
-        before = list(progress)
         latencies = []
+        while_busy = [0]
+        go.set()
         start = perf_counter()
-        checksum = _roundtrips(size, 0, latencies)
+        checksum = _roundtrips(size, 0, latencies, finished if busy else None, while_busy)
         elapsed = perf_counter() - start
-        done = [progress[slot] - before[slot] for slot in range(busy)]
+        done = list(progress)
     finally:
         stop[0] = True
         for thread in threads:
@@ -77,6 +94,7 @@ def measure(mode, workers, size):
     extra = {
         "roundtrips": len(ordered),
         "busy_threads": busy,
+        "roundtrips_while_busy": while_busy[0] if busy else None,
         "latency_ms_p50": round(percentile(ordered, 0.50) * 1e3, 4),
         "latency_ms_p90": round(percentile(ordered, 0.90) * 1e3, 4),
         "latency_ms_p99": round(percentile(ordered, 0.99) * 1e3, 4),

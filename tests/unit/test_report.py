@@ -196,6 +196,9 @@ def synthetic_records() -> list[Record]:
                                 "latency_ms_p90": round(p50 * 1.6, 4),
                                 "latency_ms_p99": round(p50 * 2.4, 4),
                                 "latency_ms_max": round(p50 * 3.1, 4),
+                                "latency_ms_mean": round(p50 * 1.2, 4),
+                                "roundtrips": 20,
+                                "roundtrips_while_busy": None if mode == "serial" else 20,
                             })  # fmt: skip
                             if mode == "threads":
                                 share = low + rng.normal(0, 0.01)
