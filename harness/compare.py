@@ -198,6 +198,7 @@ def suite_from_meta(data: dict[str, Any], source: str) -> Suite:
             reps=int(data["reps"]),
             warmups=data.get("warmups"),
             warmups_by_family=dict(data.get("warmups_by_family", {})),
+            warmup_seconds_by_family=dict(data.get("warmup_seconds_by_family", {})),
             timeout_s=int(data["timeout_s"]),
             memory=data["memory"],
             runtimes=tuple(data.get("runtimes", [])),

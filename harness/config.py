@@ -56,6 +56,7 @@ class Suite:
     reps: int
     warmups: int | None
     warmups_by_family: Mapping[str, int] = field(default_factory=dict)
+    warmup_seconds_by_family: Mapping[str, float] = field(default_factory=dict)
     timeout_s: int = DEFAULT_TIMEOUT_S
     memory: str = DEFAULT_MEMORY
     runtimes: tuple[str, ...] = ()
@@ -76,6 +77,7 @@ class Suite:
             "reps": self.reps,
             "warmups": self.warmups,
             "warmups_by_family": dict(sorted(self.warmups_by_family.items())),
+            "warmup_seconds_by_family": dict(sorted(self.warmup_seconds_by_family.items())),
             "timeout_s": self.timeout_s,
             "memory": self.memory,
             "runtimes": list(self.runtimes),
@@ -211,6 +213,7 @@ def parse_suite(data: Any, name: str, source: str, catalogue: Mapping[str, Workl
         "reps",
         "warmups",
         "warmups_by_family",
+        "warmup_seconds_by_family",
         "workers",
         "runtimes",
         "workloads",
@@ -229,6 +232,13 @@ def parse_suite(data: Any, name: str, source: str, catalogue: Mapping[str, Workl
         str(k): _non_negative_int(v, f"{source}: warmups_by_family.{k}")
         for k, v in by_family.items()
     }
+    seconds = data.get("warmup_seconds_by_family", {}) or {}
+    if not isinstance(seconds, dict) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in seconds.values()
+    ):
+        raise ConfigError(
+            f"{source}: warmup_seconds_by_family: expected a mapping family -> seconds (>= 0)"
+        )
     workers = _workers(data.get("workers", [1, 2, 4]), f"{source}: workers")
     memory = str(data.get("memory", DEFAULT_MEMORY)).lower()
     if not _MEMORY.match(memory):
@@ -251,6 +261,7 @@ def parse_suite(data: Any, name: str, source: str, catalogue: Mapping[str, Workl
         reps=reps,
         warmups=warmups,
         warmups_by_family=by_family,
+        warmup_seconds_by_family={str(k): float(v) for k, v in seconds.items()},
         timeout_s=_positive_int(data.get("timeout_s", DEFAULT_TIMEOUT_S), f"{source}: timeout_s"),
         memory=memory,
         runtimes=tuple(runtimes),

@@ -41,15 +41,13 @@ class Group:
     plan: WorkloadPlan
     warmups: int
     cells: tuple[Cell, ...]
-
-    @property
-    def reps_per_cell(self) -> int:
-        return self.warmups + self.plan.reps
+    warmup_seconds: float = 0.0
 
 
 @dataclass
 class CellLedger:
-    """What has arrived so far, per cell: record counts and whether the cell has ended."""
+    """What has arrived so far, per cell: steady (measured) repetitions and whether the cell
+    has ended. Warm-up records are not counted: a runner may warm a JIT up for longer."""
 
     counts: dict[Cell, int] = field(default_factory=dict)
     ended: set[Cell] = field(default_factory=set)
@@ -58,8 +56,9 @@ class CellLedger:
         """Count a record; True when this record completes the cell."""
         if cell in self.ended:
             return False
-        self.counts[cell] = self.counts.get(cell, 0) + 1
-        if not record.ok or self.counts[cell] >= expected:
+        if not record.warmup:
+            self.counts[cell] = self.counts.get(cell, 0) + 1
+        if not record.ok or self.counts.get(cell, 0) >= expected:
             self.ended.add(cell)
             return True
         return False
@@ -75,7 +74,15 @@ def plan_groups(suite: Suite, runtimes: Iterable[Runtime]) -> list[Group]:
                 for mode in plan.modes
                 for workers in plan.workers
             )
-            groups.append(Group(runtime, plan, suite.warmups_for(runtime, plan), cells))
+            groups.append(
+                Group(
+                    runtime,
+                    plan,
+                    suite.warmups_for(runtime, plan),
+                    cells,
+                    suite.warmup_seconds_by_family.get(runtime.family, 0.0),
+                )
+            )
     return groups
 
 
@@ -97,6 +104,8 @@ def runner_argv(group: Group, cells: list[Cell]) -> tuple[str, ...]:
         str(group.plan.reps),
         "--warmups",
         str(group.warmups),
+        "--warmup-seconds",
+        f"{group.warmup_seconds:g}",
     )
 
 
@@ -193,7 +202,7 @@ class GroupRunner:
 
     def _append(self, group: Group, cell: Cell, record: Record, ledger: CellLedger) -> None:
         append_record(self.results, record)
-        if ledger.note(cell, record, group.reps_per_cell):
+        if ledger.note(cell, record, group.plan.reps):
             self.on_cell_done(cell, record)
 
     def _fail(
@@ -268,18 +277,16 @@ def _cell_of(record: Record) -> Cell:
 
 
 def completed_cells(results: Path, groups: Iterable[Group]) -> set[Cell]:
-    """Cells an earlier attempt finished (all repetitions, or an `ok: false` record)."""
-    expected = {c: g.reps_per_cell for g in groups for c in g.cells}
+    """Cells an earlier attempt finished (all steady repetitions, or an `ok: false` record)."""
+    expected = {c: g.plan.reps for g in groups for c in g.cells}
     if not results.is_file():
         return set()
-    counts: dict[Cell, int] = {}
-    failed: set[Cell] = set()
+    ledger = CellLedger()
     for record in iter_records(results):
         cell = _cell_of(record)
-        counts[cell] = counts.get(cell, 0) + 1
-        if not record.ok:
-            failed.add(cell)
-    return {c for c, n in counts.items() if c in failed or n >= expected.get(c, n + 1)}
+        if cell in expected:
+            ledger.note(cell, record, expected[cell])
+    return ledger.ended
 
 
 def set_aside_partial(run_dir: Path, done: set[Cell]) -> int:

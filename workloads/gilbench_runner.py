@@ -28,6 +28,7 @@ import probe  # noqa: E402
 SCHEMA = 1
 PROG = "gilbench_runner"
 POOL_KINDS = ("auto", "multiprocessing", "subprocess")
+MAX_WARMUP_REPS = 200  # --warmup-seconds never makes a cell run longer than this many warm-ups
 TASK_TIMEOUT_S = 24 * 3600        # the harness enforces the real (per-container) timeout
 WARM_ROUNDS = 20                  # pool warm-up rounds until every worker has answered
 CLOSE_TIMEOUT_S = 30
@@ -76,6 +77,9 @@ def _parser():
     parser.add_argument("--size", help="size of one unit (default: the workload's DEFAULT_SIZE)")
     parser.add_argument("--reps", default="3", help="measured repetitions per cell (default 3)")
     parser.add_argument("--warmups", default="1", help="warm-up repetitions per cell (default 1)")
+    parser.add_argument("--warmup-seconds", default="0",
+                        help="the first cell this process runs keeps warming up until its "
+                             "warm-up reps took this many seconds (JITs; default 0)")
     parser.add_argument("--pool", default=None,
                         help="processes-mode pool: auto (multiprocessing where it works, else "
                              "subprocess), multiprocessing, subprocess (default: $GILBENCH_POOL "
@@ -92,6 +96,16 @@ def _int(text, what, minimum):
         raise UsageError("%s: %r is not an integer" % (what, text))
     if value < minimum:
         raise UsageError("%s must be >= %d, got %d" % (what, minimum, value))
+    return value
+
+
+def _float(text, what):
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise UsageError("%s: %r is not a number" % (what, text))
+    if value < 0:
+        raise UsageError("%s must be >= 0, got %s" % (what, text))
     return value
 
 
@@ -141,6 +155,8 @@ def parse_args(argv):
     opts.size = None if args.size is None else _int(args.size, "--size", 1)
     opts.reps = _int(args.reps, "--reps", 1)
     opts.warmups = _int(args.warmups, "--warmups", 0)
+    opts.warmup_seconds = _float(args.warmup_seconds, "--warmup-seconds")
+    opts.first_cell = True
     pool = args.pool if args.pool is not None else os.environ.get("GILBENCH_POOL", "auto")
     pool = (pool or "auto").strip()
     if pool not in POOL_KINDS:
@@ -566,10 +582,16 @@ def _run_mode(module, workload, mode, size, opts):
         return
     try:
         for workers in opts.workers:
-            total = opts.warmups + opts.reps
-            for rep in range(total):
-                record = base_record(workload, module.KIND, mode, workers, size, rep,
-                                     rep < opts.warmups)
+            # the first cell of a process also warms the JIT for the cells after it: it warms
+            # up for at least --warmup-seconds (its warm-up records show the whole curve)
+            budget = opts.warmup_seconds if opts.first_cell else 0.0
+            opts.first_cell = False
+            warmed = 0.0
+            rep = 0
+            steady = 0
+            while steady < opts.reps:
+                warming = rep < opts.warmups or (warmed < budget and rep < MAX_WARMUP_REPS)
+                record = base_record(workload, module.KIND, mode, workers, size, rep, warming)
                 record["pool"] = executor.pool
                 try:
                     result = executor.run(workers)
@@ -585,6 +607,11 @@ def _run_mode(module, workload, mode, size, opts):
                 record["extra"]["cpu_timer"] = common.CPU_TIMER_NAME
                 record["ok"] = True
                 _finish(record)
+                rep += 1
+                if warming:
+                    warmed += record["wall_s"]
+                else:
+                    steady += 1
     finally:
         try:
             executor.close()

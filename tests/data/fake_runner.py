@@ -8,7 +8,8 @@ import sys
 import time
 
 p = argparse.ArgumentParser()
-for flag in ("--workload", "--modes", "--workers", "--size", "--reps", "--warmups"):
+for flag in ("--workload", "--modes", "--workers", "--size", "--reps", "--warmups",
+             "--warmup-seconds"):
     p.add_argument(flag)
 a = p.parse_args()
 for mode in a.modes.split(","):

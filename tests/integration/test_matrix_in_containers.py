@@ -51,7 +51,7 @@ def fake_runtime(backend, available, tmp_path_factory):
 )
 def test_a_bad_cell_fails_alone_in_a_container(backend, fake_runtime, tmp_path, workload, error_start):
     catalogue = {workload: WorkloadInfo(workload, "cpu", 1, ("serial", "threads"))}
-    suite = parse_suite({"reps": 1, "warmups": 0, "workers": [1, 2, 4],
+    suite = parse_suite({"reps": 2, "warmups": 0, "workers": [1, 2, 4],
                          "workloads": {workload: {"size": 1}}}, "t", "t.yaml", catalogue)
     (group,) = plan_groups(suite, [fake_runtime])
     results = tmp_path / "results.jsonl"

@@ -179,3 +179,31 @@ def test_torn_or_foreign_lines_in_results(tmp_path, bad):
 
         with pytest.raises(ResultsError, match=r"results.jsonl:2: expected a JSON object"):
             list(iter_records(path))
+
+
+def test_a_time_based_warm_up_of_the_first_cell_is_counted_apart(tmp_path):
+    """The real runner warms the first cell up for --warmup-seconds; every cell still ends with
+    exactly `reps` steady records, and the warm-up curve is kept as warm-up records."""
+    root = Path(__file__).resolve().parents[2]
+    suite = parse_suite(
+        {"reps": 2, "warmups": 1, "workers": [1, 2], "warmup_seconds_by_family": {"local": 0.3},
+         "workloads": {"cpu": {"size": 20000, "modes": ["serial", "threads"]}}},
+        "t", "t.yaml", {"cpu": WorkloadInfo("cpu", "cpu", 1, ("serial", "threads"))},
+    )
+    (group,) = plan_groups(suite, [RUNTIME])
+    assert group.warmup_seconds == 0.3
+    results = tmp_path / RESULTS_FILE
+    runner = GroupRunner(LocalBackend({"local-python": [sys.executable]}, root / "workloads"),
+                         "run-1", results, idle_timeout_s=60, total_timeout_s=120, memory="1g",
+                         cpuset=None, on_cell_done=lambda c, r: None, on_cell_start=lambda c: None)
+    runner.run(group, set())
+    cells = _by_cell(results)
+    first = cells[("serial", 1)]
+    warm = [r for r in first if r.warmup]
+    assert len(warm) > 1 and sum(r.wall_s for r in warm[:-1]) < 0.3 <= sum(r.wall_s for r in warm)
+    assert [r.rep for r in first] == list(range(len(first)))
+    for key, records in cells.items():
+        assert sum(not r.warmup for r in records) == 2, key
+        if key != ("serial", 1):
+            assert sum(r.warmup for r in records) == 1, key
+    assert completed_cells(results, [group]) == set(group.cells)
