@@ -18,7 +18,7 @@ HARNESS = $(PY) -m harness $(if $(QUIET),--quiet)
 COMPOSE := $(shell command -v docker-compose >/dev/null 2>&1 && echo docker-compose || echo docker compose)
 
 .PHONY: help setup host-packages images runtimes compare smoke nightly report history test \
-        test-unit test-integration lint clean clean-images bench-runner
+        test-unit test-integration lint clean clean-images compose-config
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,25 @@ def test_select_keeps_registry_order_and_rejects_unknown_ids():
     assert [r.id for r in chosen] == ["cpython-3.13", "pypy-3.11"]
     with pytest.raises(ConfigError, match="RUNTIMES: unknown runtime id.s. cpython-2.7"):
         select(registry, ["cpython-2.7"], "RUNTIMES")
+
+
+def _compose_commands() -> list[list[str]]:
+    found = []
+    if shutil.which("docker-compose"):
+        found.append(["docker-compose"])
+    if shutil.which("docker"):
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30)
+        if probe.returncode == 0:
+            found.append(["docker", "compose"])
+    return found
+
+
+def test_compose_tools_accept_the_registry():
+    """docker-compose (v1) and `docker compose` (v2), whichever exist, parse the file."""
+    commands = _compose_commands()
+    if not commands:
+        pytest.skip("neither docker-compose nor the docker compose plugin is installed")
+    for command in commands:
+        done = subprocess.run([*command, "config", "--quiet"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, f"{' '.join(command)}: {done.stderr}"
