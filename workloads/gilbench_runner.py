@@ -439,7 +439,7 @@ def make_pool(kind, workload, processes):
 
 
 class ProcessExecutor(object):
-    def __init__(self, module, workload, size, max_workers, pool_kind):
+    def __init__(self, module, workload, size, max_workers, pool_kind, warm_seconds=0.0):
         try:
             import subprocess  # noqa: F401
         except ImportError:
@@ -447,6 +447,17 @@ class ProcessExecutor(object):
         self.size = size
         self.impl, self.fallback = make_pool(pool_kind, workload, max_workers)
         self.pool = self.impl.kind
+        self.jit_warm_rounds = self._warm_jit(max_workers, warm_seconds)
+
+    def _warm_jit(self, max_workers, seconds):
+        """Every pool worker is a fresh interpreter: on a JIT runtime (--warmup-seconds > 0)
+        run real units on all of them, untimed, for that long before any cell is measured."""
+        rounds = 0
+        deadline = common.perf_counter() + seconds
+        while common.perf_counter() < deadline and rounds < MAX_WARMUP_REPS:
+            self.impl.run(self.size, max_workers)
+            rounds += 1
+        return rounds
 
     def run(self, workers):
         cpu0 = common.cpu_time()
@@ -463,7 +474,7 @@ class ProcessExecutor(object):
         if parent_cpu is not None and None not in worker_cpu:
             cpu = parent_cpu + sum(worker_cpu)
         extra = {"parent_cpu_s": parent_cpu, "worker_cpu_s": worker_cpu,
-                 "pool_size": self.impl.processes}
+                 "pool_size": self.impl.processes, "pool_jit_warm_rounds": self.jit_warm_rounds}
         if self.fallback:
             extra["pool_fallback"] = self.fallback
         result = _unit_result([(a["index"], a["checksum"]) for a in answers],
@@ -475,7 +486,7 @@ class ProcessExecutor(object):
         self.impl.close()
 
 
-def make_executor(mode, module, workload, size, max_workers, pool_kind):
+def make_executor(mode, module, workload, size, max_workers, pool_kind, warm_seconds=0.0):
     if hasattr(module, "measure"):
         if mode == "threads":
             ThreadExecutor(module, workload, size, max_workers)   # checks threading exists
@@ -487,7 +498,7 @@ def make_executor(mode, module, workload, size, max_workers, pool_kind):
     if mode == "asyncio":
         return AsyncioExecutor(module, workload, size, max_workers)
     if mode == "processes":
-        return ProcessExecutor(module, workload, size, max_workers, pool_kind)
+        return ProcessExecutor(module, workload, size, max_workers, pool_kind, warm_seconds)
     raise Unsupported("unknown mode %r" % mode)
 
 
@@ -570,7 +581,8 @@ def _run_mode(module, workload, mode, size, opts):
                     % (workload, mode, ", ".join(module.MODES)), True)
         return
     try:
-        executor = make_executor(mode, module, workload, size, max(opts.workers), opts.pool)
+        executor = make_executor(mode, module, workload, size, max(opts.workers), opts.pool,
+                                 opts.warmup_seconds)
     except KeyboardInterrupt:
         raise
     except Unsupported:

@@ -467,3 +467,34 @@ def test_probe_reports_a_broken_subprocess_as_false():
     assert done.returncode == 0, done.stderr
     features = json.loads(done.stdout)["features"]
     assert features["subprocess"] is False and features["threading"] is True
+
+
+def test_warmup_seconds_warms_the_first_cell_and_every_process_pool():
+    out = records(
+        run("--workload", "cpu", "--modes", "processes,serial", "--workers", "1,2", "--size",
+            "20000", "--reps", "2", "--warmups", "1", "--warmup-seconds", "0.3")
+    )
+    first = [r for r in out if (r["mode"], r["workers"]) == ("processes", 1)]
+    assert sum(r["warmup"] for r in first) > 1  # the first cell warmed up past --warmups
+    for record in out:
+        assert record["ok"], record
+        if record["mode"] == "processes":
+            assert record["extra"]["pool_jit_warm_rounds"] >= 1
+    for cell in {(r["mode"], r["workers"]) for r in out}:
+        assert sum(not r["warmup"] for r in out if (r["mode"], r["workers"]) == cell) == 2
+    later = [r for r in out if (r["mode"], r["workers"]) == ("serial", 2)]
+    assert sum(r["warmup"] for r in later) == 1  # later cells keep --warmups
+
+
+def test_no_warmup_seconds_means_no_pool_warm_rounds():
+    out = records(run("--workload", "cpu", "--modes", "processes", "--workers", "1", "--size",
+                      "2000", "--reps", "1", "--warmups", "0"))
+    assert [r["extra"]["pool_jit_warm_rounds"] for r in out] == [0]
+
+
+def test_bad_warmup_seconds_is_one_line():
+    done = run("--workload", "cpu", "--warmup-seconds", "-1")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        "gilbench_runner: error: --warmup-seconds must be >= 0, got -1"
+    ]
