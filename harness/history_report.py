@@ -236,9 +236,15 @@ def _nights_table(nights: Sequence[Night], newest: Night | None) -> list[str]:
             note.insert(0, f"`python -m harness compare --resume {night.run_id}` finishes it")
         if newest is not None and night.run_id == newest.run_id:
             note.insert(0, "compared below")
-        runtimes = ", ".join(f"{r} {b.python_version or '?'}" for r, b in night.builds.items())
-        ok, failed = len(night.ok_cells), len(night.failures)
+        runtimes = ", ".join(
+            f"{r} {b.python_version or '?'}" if b.available else f"{r} unavailable"
+            for r, b in night.builds.items()
+        )
+        missing = {r for r, b in night.builds.items() if not b.available}
+        lost = sum(1 for cell in night.failures if cell[0] in missing)
+        ok, failed = len(night.ok_cells), len(night.failures) - lost
         cells = f"{ok} ok" + (f", {failed} failed" if failed else "")
+        cells += f", {lost} on unavailable runtimes" if lost else ""
         status = night.status if night.complete else f"**{night.status}**"
         out.append(
             f"| [{night.run_id}](runs/{night.run_id}/) | {status} "

@@ -72,6 +72,7 @@ class Build:
     implementation: str | None
     python_version: str | None
     image_id: str | None
+    available: bool = True  # false: it could not be built or run that night (meta says why)
 
     def describe(self) -> str:
         text = " ".join(part for part in (self.implementation, self.python_version) if part)
@@ -257,7 +258,10 @@ def _builds(meta: Mapping[str, Any], records: Iterable[Record]) -> dict[str, Bui
             continue
         probe = info.get("probe") or {}
         builds[runtime_id] = Build(
-            probe.get("implementation"), probe.get("python_version"), info.get("image_id")
+            probe.get("implementation"),
+            probe.get("python_version"),
+            info.get("image_id"),
+            info.get("available") is not False,
         )
     for record in records:  # runtimes missing from meta: what the workers probed
         if record.runtime not in builds:

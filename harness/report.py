@@ -315,7 +315,9 @@ def _verdicts(a: Analysis) -> str:
         f"the possible gain (speedup − 1 ≥ {v.SCALE_GAIN_FRACTION} × (ceiling − 1)); *partly* = "
         f"significant but less; differences under {v.PRACTICAL_DIFF:.0%} are not called "
         f"faster or slower; *convoy* = mean I/O latency at least {v.CONVOY_INFLATION:g}× with busy "
-        f"threads; *needs warm-up* = first run ≥ {v.WARMUP_NOTABLE:g}× the steady time. "
+        f"threads; *needs warm-up* = first run ≥ {v.WARMUP_NOTABLE:g}× the steady time; "
+        f"*impossible* = a CPU-bound speedup whose whole interval is over {v.BEYOND_CEILING:g}× "
+        "its ceiling (the host's speed changed during the run). "
         "Verdicts on parallel modes are judged at the largest N that fits the cores (any N for "
         "I/O); the other Ns are in the scaling tables."
     )

@@ -23,6 +23,10 @@ SCALE_GAIN_FRACTION = 0.5
 # Differences under 5% are not called faster/slower even when significant: they are below what
 # a machine with ±20% run-to-run noise can be trusted to rank.
 PRACTICAL_DIFF = 0.05
+# A CPU-bound speedup whose whole interval lies this far above min(N, cores) is impossible: the
+# machine's speed changed between the serial and the parallel cells (other load, frequency).
+# It is shown as a warning about the run, never as scaling.
+BEYOND_CEILING = 1.05
 # The convoy effect = the median I/O round trip at least doubles while CPU threads run. OS
 # scheduling alone adds a little latency on every runtime; a GIL hand-off (5 ms switch interval)
 # inflates a ~0.1 ms round trip by one or two orders of magnitude, so 2x separates the two.
@@ -206,6 +210,12 @@ def judge_speedup(s: Speedup, cpus: int | None, yes: str = "scales") -> Verdict:
         return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}; 1 core, nothing to gain")
     if not c.testable:
         return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}; {_untestable(c)}")
+    if s.kind not in WAIT_KINDS and c.ci_low > s.ceiling * BEYOND_CEILING:
+        return Verdict(
+            WARN,
+            f"impossible: {numbers}: above the physical ceiling, so the host's speed changed "
+            "during the run (other load?); rerun on a quiet machine",
+        )
     if c.significant and c.ratio >= 1 + PRACTICAL_DIFF:
         gain = (c.ratio - 1) / (s.ceiling - 1)
         if gain >= SCALE_GAIN_FRACTION:

@@ -528,3 +528,14 @@ def test_judge_speedup_rules():
     assert "3+3 samples cannot reach p<0.05" in untestable.text and "1.98×" in untestable.text
     beyond = verdicts.judge_speedup(_made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03], n=4), 2)
     assert "ceiling 2" in beyond.text and "N > 2 cores" in beyond.text
+
+
+def test_a_cpu_speedup_above_its_ceiling_is_called_impossible_not_scaling():
+    serial = [3.00, 3.03, 2.97, 3.06, 2.96]
+    superlinear = _made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03])  # ~3x with ceiling 2
+    verdict = verdicts.judge_speedup(superlinear, 2)
+    assert verdict.symbol == verdicts.WARN
+    assert verdict.text.startswith("impossible: 2.97× at 2 threads")  # 3.00 / 1.01
+    assert "above the physical ceiling" in verdict.text
+    waiting = _made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03], kind="io")
+    assert verdicts.judge_speedup(waiting, 2).symbol == verdicts.YES  # waits may overlap freely
