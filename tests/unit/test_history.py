@@ -359,3 +359,23 @@ def test_output_is_byte_identical_across_runs(tmp_path):
     (tmp_path / "history" / "stale.png").write_bytes(b"from an older layout")
     write_history(tmp_path)
     assert outputs() == first
+
+
+def test_cells_of_an_unavailable_runtime_are_not_counted_as_failures(tmp_path):
+    """A runtime that could not be built (meta `available: false`, one ok:false record per
+    cell) shows as unavailable in the Nights table, not as failed cells."""
+    from harness.results import Record, append_record
+
+    folder = gen.write_night(tmp_path / "runs", _night(gen.BENCH_A, 1, seed=1))
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["runtimes"]["ironpython-3.4"] = {"available": False, "reason": "zip missing",
+                                          "probe": None, "image_id": None}
+    (folder / "meta.json").write_text(json.dumps(meta))
+    for mode in ("serial", "threads"):
+        append_record(folder / "results.jsonl", Record(
+            run_id=folder.name, runtime="ironpython-3.4", workload="cpu", mode=mode, workers=1,
+            size=1, rep=0, warmup=False, ok=False, error="runtime unavailable: zip missing"))
+    text = write_history(tmp_path, charts=False).path.read_text()
+    row = next(line for line in text.splitlines() if line.startswith(f"| [{folder.name}]"))
+    assert "ironpython-3.4 unavailable" in row
+    assert "2 on unavailable runtimes" in row and "failed" not in row
