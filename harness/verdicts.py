@@ -314,6 +314,12 @@ def convoy_verdict(a: Analysis, rt: str) -> Verdict:
         return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}; {_untestable(c)}")
     if c.significant and c.ratio >= CONVOY_INFLATION:
         return Verdict(NO, f"convoy: {numbers}")
+    if c.ci_high >= CONVOY_INFLATION and not (c.significant and c.ratio < CONVOY_INFLATION):
+        # the interval reaches a convoy but the test cannot tell: say so, don't call it "no"
+        return Verdict(
+            INCONCLUSIVE,
+            f"inconclusive: {numbers}, not significant (adjusted {f.pvalue(c.p_adjusted)})",
+        )
     return Verdict(YES, f"no convoy: {numbers}")
 
 
