@@ -6,7 +6,6 @@ record with its reason, and the rest goes on. Raw results are on disk before any
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 import time
@@ -14,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.backends.base import Backend, ExecRequest
+from harness.backends.base import Backend
 from harness.backends.docker import DockerBackend
 from harness.backends.local import LocalBackend
 from harness.config import Suite, WorkloadPlan, load_suite
@@ -27,8 +26,8 @@ from harness.environment import (
     new_run_id,
     utc_now,
 )
-from harness.errors import ConfigError, GilbenchError
-from harness.images import ImageStatus, ensure_images, image_status
+from harness.errors import ConfigError, GilbenchError, ImageBuildError
+from harness.images import ImageStatus, ensure_images, image_status, probe_output
 from harness.progress import Display
 from harness.results import (
     RESULTS_FILE,
@@ -51,6 +50,7 @@ from harness.runtimes import Runtime, load_registry, select
 
 DEFAULT_BASELINE = "cpython-3.13"
 EXIT_INTERRUPTED = 130
+LOCAL_PROBE_TIMEOUT_S = 120
 
 
 class Interrupted(GilbenchError):
@@ -218,20 +218,10 @@ def _prepare_runtimes(
 
 
 def _probe_local(backend: Backend, runtime: Runtime) -> ImageStatus:
-    lines: list[str] = []
-    outcome = backend.execute(
-        ExecRequest(runtime.id, "", ("probe.py",), idle_timeout_s=120, total_timeout_s=120),
-        lines.append,
-    )
     try:
-        probe = json.loads(lines[-1]) if outcome.ok and lines else None
-    except json.JSONDecodeError:
-        probe = None
-    if probe is None:
-        reason = (
-            f"the probe failed: {outcome.timed_out or outcome.exit_code}: {outcome.stderr_tail}"
-        )
-        return ImageStatus(runtime.id, "", "failed", reason=reason)
+        probe = probe_output(backend, runtime, timeout_s=LOCAL_PROBE_TIMEOUT_S)
+    except ImageBuildError as exc:
+        return ImageStatus(runtime.id, "", "failed", reason=str(exc))
     return ImageStatus(runtime.id, "", "built", probe=probe, action="probed")
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.backends.base import ExecRequest
+from harness.backends.base import Backend, ExecRequest
 from harness.backends.docker import DockerBackend
 from harness.errors import GilbenchError, ImageBuildError, RuntimeUnavailable
 from harness.runtimes import RequiredFile, Runtime
@@ -264,14 +264,24 @@ def _store_probe(root: Path, image_id: str, probe: dict[str, Any]) -> None:
 
 def run_probe(backend: DockerBackend, runtime: Runtime) -> dict[str, Any]:
     """Run workloads/probe.py inside the image and check it against the registry."""
+    probe = probe_output(backend, runtime)
+    check_probe(runtime, probe)
+    return probe
+
+
+def probe_output(
+    backend: Backend, runtime: Runtime, timeout_s: float = PROBE_TIMEOUT_S
+) -> dict[str, Any]:
+    """What workloads/probe.py reports under `runtime` (any backend); ImageBuildError if it
+    fails or prints no JSON."""
     lines: list[str] = []
     outcome = backend.execute(
         ExecRequest(
             runtime_id=runtime.id,
             image=runtime.image,
             argv=("probe.py",),
-            idle_timeout_s=PROBE_TIMEOUT_S,
-            total_timeout_s=PROBE_TIMEOUT_S,
+            idle_timeout_s=timeout_s,
+            total_timeout_s=timeout_s,
             labels={"gilbench.purpose": "probe"},
         ),
         lines.append,
@@ -285,7 +295,6 @@ def run_probe(backend: DockerBackend, runtime: Runtime) -> dict[str, Any]:
         raise ImageBuildError(
             f"{runtime.id}: the probe printed no JSON: {lines[-1][:200]!r}"
         ) from None
-    check_probe(runtime, probe)
     return probe
 
 
