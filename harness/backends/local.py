@@ -33,15 +33,18 @@ class LocalBackend:
         env = {**os.environ, "GILBENCH_PYTHON": shlex.join(command), "PYTHONUNBUFFERED": "1"}
         started = time.monotonic()
         with tempfile.TemporaryFile() as stderr_file:
-            process = subprocess.Popen(
-                [*command, *request.argv],
-                cwd=self.workloads_dir,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=stderr_file,
-                env=env,
-                start_new_session=True,
-            )
+            try:
+                process = subprocess.Popen(
+                    [*command, *request.argv],
+                    cwd=self.workloads_dir,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=stderr_file,
+                    env=env,
+                    start_new_session=True,
+                )
+            except OSError as exc:  # no such interpreter: a failed runtime, not a crash
+                return Outcome(None, None, False, f"cannot start {shlex.join(command)}: {exc}", 0.0)
             try:
                 assert process.stdout is not None
                 lines = (

@@ -61,3 +61,15 @@ def test_bad_local_interpreter_spec_is_one_line():
 def test_report_of_a_missing_run_is_one_line(tmp_path):
     line = _one_error_line(_harness("report", str(tmp_path / "nothing")))
     assert "nothing" in line
+
+
+def test_a_missing_local_interpreter_is_an_unavailable_runtime_not_a_crash(tmp_path):
+    suite = tmp_path / "tiny.yaml"
+    suite.write_text("reps: 1\nworkers: [1]\nworkloads:\n  cpu: {size: 100, modes: [serial]}\n")
+    done = _harness("--quiet", "compare", "--backend", "local", "--local",
+                    "gone=/nonexistent/python", "--suite", str(suite), "--reports", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    meta = json.loads(next((tmp_path / "runs").glob("*/meta.json")).read_text())
+    assert meta["runtimes"]["gone"]["available"] is False
+    assert "cannot start /nonexistent/python" in meta["runtimes"]["gone"]["reason"]
