@@ -9,9 +9,9 @@ import shlex
 import sys
 from pathlib import Path
 
-from harness.compare import EXIT_INTERRUPTED, CompareOptions, Interrupted, compare
 from harness.errors import GilbenchError
-from harness.progress import Display, result_line
+from harness.measure.progress import Display, result_line
+from harness.measure.session import EXIT_INTERRUPTED, CompareOptions, Interrupted, compare
 
 ROOT = Path(__file__).resolve().parent.parent
 EXIT_ERROR = 2
@@ -128,7 +128,7 @@ def _compare_and_report(
 
 
 def _report(run_dir: Path, reports: Path, baseline: str | None) -> Path:
-    from harness.report import write_latest, write_report
+    from harness.publish.report import write_latest, write_report
 
     path = write_report(run_dir, baseline=baseline)
     if reports.resolve() == run_dir.resolve().parent.parent:
@@ -137,7 +137,7 @@ def _report(run_dir: Path, reports: Path, baseline: str | None) -> Path:
 
 
 def _history(reports: Path, fail_on_regression: bool) -> int:
-    from harness.history import exit_code, write_history
+    from harness.nightly import exit_code, write_history
 
     result = write_history(reports)
     result_line(str(result.path))
@@ -149,7 +149,7 @@ def _history(reports: Path, fail_on_regression: bool) -> int:
 
 
 def _runtimes(root: Path, as_json: bool) -> int:
-    from harness.runtime_table import render_rows, runtime_rows
+    from harness.publish.runtime_table import render_rows, runtime_rows
 
     rows = runtime_rows(root)
     if as_json:
@@ -160,9 +160,9 @@ def _runtimes(root: Path, as_json: bool) -> int:
 
 
 def _images(root: Path, wanted: tuple[str, ...], display: Display) -> int:
-    from harness.backends.docker import DockerBackend
-    from harness.images import ensure_images
-    from harness.runtimes import load_registry, select
+    from harness.measure.backends.docker import DockerBackend
+    from harness.measure.images import ensure_images
+    from harness.measure.runtimes import load_registry, select
 
     runtimes = select(load_registry(root), list(wanted), "RUNTIMES/--runtimes")
     statuses = ensure_images(DockerBackend(), root, runtimes, display.info, display.build_line)
@@ -179,7 +179,7 @@ def _images(root: Path, wanted: tuple[str, ...], display: Display) -> int:
 
 
 def _clean(images: bool, display: Display) -> int:
-    from harness.backends.docker import DockerBackend
+    from harness.measure.backends.docker import DockerBackend
 
     backend = DockerBackend()
     removed = backend.sweep()

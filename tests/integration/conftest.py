@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import BackendUnavailable
-from harness.runtimes import load_registry, select
+from harness.measure.runtimes import load_registry, select
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,7 +27,7 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def backend():
-    from harness.backends.docker import DockerBackend
+    from harness.measure.backends.docker import DockerBackend
 
     try:
         engine = DockerBackend()
@@ -46,7 +46,7 @@ def registry():
 @pytest.fixture(scope="session")
 def built(backend, registry):
     """ImageStatus per runtime under test, after building what is missing."""
-    from harness.images import ensure_images
+    from harness.measure.images import ensure_images
 
     wanted = os.environ.get("GILBENCH_IT_RUNTIMES", "").replace(",", " ").split()
     runtimes = select(registry, wanted, "GILBENCH_IT_RUNTIMES")

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import WorkloadInfo, parse_suite
-from harness.results import iter_records, read_meta
-from harness.run import GroupRunner, plan_groups
-from harness.runtimes import Runtime
+from harness.measure.config import WorkloadInfo, parse_suite
+from harness.measure.matrix import GroupRunner, plan_groups
+from harness.measure.runtimes import Runtime
+from harness.store.results import iter_records, read_meta
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_RUNNER = ROOT / "tests" / "data" / "fake_runner.py"

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.backends.base import ExecRequest
-from harness.config import load_suite
-from harness.results import Record, iter_records
-from harness.run import GroupRunner, plan_groups
+from harness.measure.backends.base import ExecRequest
+from harness.measure.config import load_suite
+from harness.measure.matrix import GroupRunner, plan_groups
+from harness.store.results import Record, iter_records
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import WorkloadInfo, discover_workloads, load_suite, parse_suite
 from harness.errors import ConfigError
-from harness.runtimes import load_registry
+from harness.measure.config import WorkloadInfo, discover_workloads, load_suite, parse_suite
+from harness.measure.runtimes import load_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = {

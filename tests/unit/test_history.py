@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.history import EXIT_REGRESSION, exit_code, main, write_history
-from harness.history_flags import (
+from harness.analyse.flags import (
     ALPHA,
     BELOW_THRESHOLD,
     NOT_ENOUGH,
@@ -24,7 +23,8 @@ from harness.history_flags import (
     WITHIN_RANGE,
     analyse_machine,
 )
-from harness.history_store import SeriesKey, load_store
+from harness.analyse.nights import SeriesKey, load_store
+from harness.nightly import EXIT_REGRESSION, exit_code, main, write_history
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "history"
 NEWEST_A = "20261124T230000Z-nightly"
@@ -364,7 +364,7 @@ def test_output_is_byte_identical_across_runs(tmp_path):
 def test_cells_of_an_unavailable_runtime_are_not_counted_as_failures(tmp_path):
     """A runtime that could not be built (meta `available: false`, one ok:false record per
     cell) shows as unavailable in the Nights table, not as failed cells."""
-    from harness.results import Record, append_record
+    from harness.store.results import Record, append_record
 
     folder = gen.write_night(tmp_path / "runs", _night(gen.BENCH_A, 1, seed=1))
     meta = json.loads((folder / "meta.json").read_text())

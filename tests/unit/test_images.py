@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from harness.errors import RuntimeUnavailable
-from harness.images import (
+from harness.measure.images import (
     ensure_required_file,
     recipe_files,
     recipe_hash,
     required_file_problem,
     validate_required_file,
 )
-from harness.runtimes import load_registry
+from harness.measure.runtimes import load_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 

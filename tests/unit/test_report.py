@@ -21,9 +21,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import report, stats, verdicts
-from harness.analysis import Analysis, Speedup, analyse
-from harness.results import Record, write_meta
+from harness.analyse import stats
+from harness.analyse.run import Analysis, Speedup, analyse
+from harness.publish import report
+from harness.publish.report import verdicts
+from harness.store.results import Record, write_meta
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden_run"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
@@ -288,7 +290,7 @@ GOLDEN_README = """\
 
 A small synthetic run (plausible numbers for a 2-core machine), not a measurement.
 `results.jsonl` + `meta.json` are written by `write_synthetic_run` in
-`tests/unit/test_report.py`; `report.md` is what `harness.report.write_report` must produce from
+`tests/unit/test_report.py`; `report.md` is what `harness.publish.report.write_report` must produce from
 them, byte for byte; `expected_pngs.txt` names the charts it must write beside it.
 Regenerate all of it after an intended change with
 `UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/unit/test_report.py` and review the diff.

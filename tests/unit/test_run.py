@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.backends.local import LocalBackend
-from harness.config import WorkloadInfo, parse_suite
-from harness.results import RESULTS_FILE, Record, iter_records
-from harness.run import (
+from harness.measure.backends.local import LocalBackend
+from harness.measure.config import WorkloadInfo, parse_suite
+from harness.measure.matrix import (
     Cell,
     GroupRunner,
     completed_cells,
@@ -19,7 +18,8 @@ from harness.run import (
     plan_groups,
     set_aside_partial,
 )
-from harness.runtimes import Runtime
+from harness.measure.runtimes import Runtime
+from harness.store.results import RESULTS_FILE, Record, iter_records
 
 FAKE_RUNNER = Path(__file__).resolve().parents[1] / "data" / "fake_runner.py"
 CATALOGUE = {
@@ -175,7 +175,7 @@ def test_torn_or_foreign_lines_in_results(tmp_path, bad):
     if bad.startswith("{"):
         assert len(list(iter_records(path))) == 1  # a torn last line is an interrupted write
     else:
-        from harness.results import ResultsError
+        from harness.store.results import ResultsError
 
         with pytest.raises(ResultsError, match=r"results.jsonl:2: expected a JSON object"):
             list(iter_records(path))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.results import Record
+from harness.store.results import Record
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKLOADS = ROOT / "workloads"

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from harness.errors import ConfigError
-from harness.runtimes import interpolate, load_registry, select
+from harness.measure.runtimes import interpolate, load_registry, select
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""harness.stats and harness.analysis against values computed independently in the test."""
+"""harness.analyse.stats and harness.analyse.run against values computed independently in the test."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from harness import stats
-from harness.analysis import ceiling, find_twins, pick_workers
-from harness.results import Record
+from harness.analyse import stats
+from harness.analyse.run import ceiling, find_twins, pick_workers
+from harness.store.results import Record
 
 RUN = "20260101T000000Z-test"
 

@@ -323,7 +323,7 @@ def test_suite_names_real_workloads_modes_and_sizes(suite):
 
 
 def test_suites_load_with_the_harness_config():
-    config = importlib.import_module("harness.config")
+    config = importlib.import_module("harness.measure.config")
     for suite in ("smoke", "default", "nightly"):
         loaded = config.load_suite(ROOT, suite)
         assert {plan.name for plan in loaded.workloads} == EXPECTED

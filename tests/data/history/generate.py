@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[3]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from harness.results import Record  # noqa: E402
+from harness.store.results import Record  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPS, WARMUPS = 5, 1
@@ -100,7 +100,7 @@ def image_id(runtime: str, version: str) -> str:
 
 
 def write_night(runs_dir: Path, spec: NightSpec) -> Path:
-    """Write one run folder (meta.json + results.jsonl) the way ``harness.run`` does."""
+    """Write one run folder (meta.json + results.jsonl) the way ``harness.measure.matrix`` does."""
     rng = random.Random(spec.seed)
     folder = runs_dir / spec.run_id
     folder.mkdir(parents=True, exist_ok=True)

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness import stats
-from harness.results import read_meta
-from harness.stats import CellKey, Comparison, Estimate
+from harness.analyse import stats
+from harness.analyse.stats import CellKey, Comparison, Estimate
+from harness.store.results import read_meta
 
 DEFAULT_BASELINE = "cpython-3.13"
 PARALLEL_MODES = ("threads", "processes", "asyncio")

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.backends.base import Backend, ExecRequest
-from harness.backends.docker import DockerBackend
 from harness.errors import GilbenchError, ImageBuildError, RuntimeUnavailable
-from harness.runtimes import RequiredFile, Runtime
+from harness.measure.backends.base import Backend, ExecRequest
+from harness.measure.backends.docker import DockerBackend
+from harness.measure.runtimes import RequiredFile, Runtime
 
 PULL_BASE = "debian:trixie-slim"
 LOCAL_BASE = "gilbench/base:trixie"

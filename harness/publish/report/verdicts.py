@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness import formatting as f
-from harness import stats
-from harness.analysis import LATENCY_METRIC, WAIT_KINDS, Analysis, Speedup
-from harness.stats import Comparison, Estimate
+from harness.analyse import stats
+from harness.analyse.run import LATENCY_METRIC, WAIT_KINDS, Analysis, Speedup
+from harness.analyse.stats import Comparison, Estimate
+from harness.publish import markdown as f
 
 # --- thresholds -------------------------------------------------------------------------------
 # "Scales" = a significant speedup that realises at least half of the possible gain:

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.backends.base import Backend, ExecRequest, Outcome
-from harness.config import Suite, WorkloadPlan
-from harness.results import RESULTS_FILE, Record, ResultsError, append_record, iter_records
-from harness.runtimes import Runtime
+from harness.measure.backends.base import Backend, ExecRequest, Outcome
+from harness.measure.config import Suite, WorkloadPlan
+from harness.measure.runtimes import Runtime
+from harness.store.results import RESULTS_FILE, Record, ResultsError, append_record, iter_records
 
 RUNNER = "gilbench_runner.py"
 RUNNER_FIELDS = ("workload", "mode", "workers", "rep", "ok")

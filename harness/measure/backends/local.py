@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.backends.base import ExecRequest, Outcome, pump_lines, tail
+from harness.measure.backends.base import ExecRequest, Outcome, pump_lines, tail
 
 
 class LocalBackend:

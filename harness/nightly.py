@@ -1,7 +1,7 @@
 """Nightly history: every run folder of a suite is one night; ``write_history`` renders
 ``reports/history.md`` + ``reports/history/*.png`` from them and returns the flags.
 
-    python -m harness.history [REPORTS_DIR] [--suite nightly] [--fail-on-regression] [--no-charts]
+    python -m harness.nightly [REPORTS_DIR] [--suite nightly] [--fail-on-regression] [--no-charts]
 
 Exit status: 0, or ``EXIT_REGRESSION`` (3) when ``--fail-on-regression`` is given and a plain
 regression is flagged (flags after a runtime or host change do not count). Nothing here writes
@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
-from harness.history_charts import PALETTE, write_chart
-from harness.history_flags import (
+from harness.analyse.flags import (
     ALPHA,
     IMPROVEMENT,
     MIN_PREVIOUS,
@@ -32,8 +31,9 @@ from harness.history_flags import (
     analyse_machine,
     changes_between,
 )
-from harness.history_report import Settings, render
-from harness.history_store import Night, Store, load_store
+from harness.analyse.nights import Night, Store, load_store
+from harness.publish.history_charts import PALETTE, write_chart
+from harness.publish.history_report import Settings, render
 
 __all__ = ["EXIT_REGRESSION", "Flag", "HistoryResult", "exit_code", "main", "write_history"]
 
@@ -119,7 +119,7 @@ def exit_code(result: HistoryResult, fail_on_regression: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m harness.history", description=__doc__.split("\n\n")[0]
+        prog="python -m harness.nightly", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("reports_dir", nargs="?", type=Path, default=Path("reports"))
     parser.add_argument(

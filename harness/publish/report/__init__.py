@@ -15,10 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness import charts, stats
-from harness import formatting as f
-from harness import verdicts as v
-from harness.analysis import (
+from harness.analyse import stats
+from harness.analyse.run import (
     LATENCY_KINDS,
     LATENCY_METRIC,
     NOT_SPEED_KINDS,
@@ -28,6 +26,9 @@ from harness.analysis import (
     Speedup,
     analyse,
 )
+from harness.publish import charts
+from harness.publish import markdown as f
+from harness.publish.report import verdicts as v
 
 REPORT_FILE = "report.md"
 LATEST_FILE = "latest.md"

@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 
 from harness.errors import ConfigError
-from harness.results import MODES
-from harness.runtimes import Runtime
+from harness.measure.runtimes import Runtime
+from harness.store.results import MODES
 
 WORKLOADS_DIR = "workloads"
 SUITES_DIR = "workloads/suites"

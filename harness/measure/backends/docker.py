@@ -14,8 +14,8 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from harness.backends.base import ExecRequest, Outcome, pump_lines, split_lines, tail
 from harness.errors import BackendUnavailable, ImageBuildError
+from harness.measure.backends.base import ExecRequest, Outcome, pump_lines, split_lines, tail
 
 LABEL = "gilbench.managed"
 BUILD_LOG_TAIL = 30

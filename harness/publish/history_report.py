@@ -8,15 +8,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.history_charts import labels_for
-from harness.history_flags import (
+from harness.analyse.flags import (
     IMPROVEMENT,
     REGRESSION,
     Comparison,
     MachineAnalysis,
     changes_between,
 )
-from harness.history_store import Night, SeriesKey, Store
+from harness.analyse.nights import Night, SeriesKey, Store
+from harness.publish.history_charts import labels_for
 
 RULE = """\
 A series is compared only on each machine's newest *complete* night, against the pooled

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.backends.base import Backend
-from harness.backends.docker import DockerBackend
-from harness.backends.local import LocalBackend
-from harness.config import Suite, WorkloadPlan, load_suite
-from harness.environment import (
+from harness.errors import ConfigError, GilbenchError, ImageBuildError
+from harness.measure.backends.base import Backend
+from harness.measure.backends.docker import DockerBackend
+from harness.measure.backends.local import LocalBackend
+from harness.measure.config import Suite, WorkloadPlan, load_suite
+from harness.measure.host import (
     cpu_model,
     cpuset_size,
     harness_revision,
@@ -26,18 +27,8 @@ from harness.environment import (
     new_run_id,
     utc_now,
 )
-from harness.errors import ConfigError, GilbenchError, ImageBuildError
-from harness.images import ImageStatus, ensure_images, image_status, probe_output
-from harness.progress import Display
-from harness.results import (
-    RESULTS_FILE,
-    SCHEMA_VERSION,
-    append_record,
-    iter_records,
-    read_meta,
-    write_meta,
-)
-from harness.run import (
+from harness.measure.images import ImageStatus, ensure_images, image_status, probe_output
+from harness.measure.matrix import (
     Cell,
     GroupRunner,
     completed_cells,
@@ -46,7 +37,16 @@ from harness.run import (
     plan_groups,
     set_aside_partial,
 )
-from harness.runtimes import Runtime, load_registry, select
+from harness.measure.progress import Display
+from harness.measure.runtimes import Runtime, load_registry, select
+from harness.store.results import (
+    RESULTS_FILE,
+    SCHEMA_VERSION,
+    append_record,
+    iter_records,
+    read_meta,
+    write_meta,
+)
 
 DEFAULT_BASELINE = "cpython-3.13"
 EXIT_INTERRUPTED = 130

@@ -27,7 +27,7 @@ from itertools import pairwise
 
 from scipy.stats import false_discovery_control, mannwhitneyu
 
-from harness.history_store import Build, Cell, HostConfig, Night, SeriesKey
+from harness.analyse.nights import Build, Cell, HostConfig, Night, SeriesKey
 
 THRESHOLD = 0.10
 """Smallest relative change of medians worth a flag. The design notes saw +-20 % on single

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from harness.results import MODES, Record, read_records
+from harness.store.results import MODES, Record, read_records
 
 CELL = ["runtime", "workload", "mode", "workers"]
 

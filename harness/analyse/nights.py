@@ -1,7 +1,7 @@
 """The history store: every run folder under ``reports/runs/`` is one night, read as it is.
 
 The run folders *are* the store: append-only, each self-describing through the schema version
-of its ``meta.json`` and ``results.jsonl`` (loaded or rejected by name in ``harness.results``).
+of its ``meta.json`` and ``results.jsonl`` (loaded or rejected by name in ``harness.store.results``).
 Nothing here writes into them and nothing else is needed: there is no index or cache to keep
 in sync (reading a night of a few thousand records takes milliseconds). A folder that cannot
 be read becomes an ``Unreadable`` entry with a one-line reason, never an exception.
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.results import Record, ResultsError, read_meta, read_records
+from harness.store.results import Record, ResultsError, read_meta, read_records
 
 SERIAL = "serial"
 PARALLEL_MODES = ("threads", "processes", "asyncio")

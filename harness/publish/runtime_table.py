@@ -8,8 +8,8 @@ from typing import Any
 from tabulate import tabulate
 
 from harness.errors import BackendUnavailable
-from harness.images import ImageStatus, image_status, required_file_problem
-from harness.runtimes import Runtime, load_registry
+from harness.measure.images import ImageStatus, image_status, required_file_problem
+from harness.measure.runtimes import Runtime, load_registry
 
 
 def _gil_text(value: Any) -> str:
@@ -20,7 +20,7 @@ def runtime_rows(root: Path) -> list[dict[str, Any]]:
     """One row per registered runtime; works (saying so) when Docker is not reachable."""
     registry = load_registry(root)
     try:
-        from harness.backends.docker import DockerBackend
+        from harness.measure.backends.docker import DockerBackend
 
         backend: DockerBackend | None = DockerBackend()
         docker_problem = None

@@ -15,8 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from harness.history_flags import REGRESSION, Change, Comparison  # noqa: E402
-from harness.history_store import Night, SeriesKey  # noqa: E402
+from harness.analyse.flags import REGRESSION, Change, Comparison  # noqa: E402
+from harness.analyse.nights import Night, SeriesKey  # noqa: E402
 
 STYLES = {"serial": "-", "threads": "-", "processes": "--", "asyncio": ":"}
 PALETTE = plt.get_cmap("tab10").colors

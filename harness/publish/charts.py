@@ -16,8 +16,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from harness import stats
-from harness.analysis import NOT_SPEED_KINDS, PARALLEL_MODES, WAIT_KINDS, Analysis
+from harness.analyse import stats
+from harness.analyse.run import NOT_SPEED_KINDS, PARALLEL_MODES, WAIT_KINDS, Analysis
 
 DPI = 100
 COLORS = (
