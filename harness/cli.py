@@ -9,13 +9,20 @@ import shlex
 import sys
 from pathlib import Path
 
-from harness.errors import GilbenchError
+from harness.errors import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_REGRESSION,
+    GilbenchError,
+    Interrupted,
+)
 from harness.measure.progress import Display, result_line
-from harness.measure.session import EXIT_INTERRUPTED, CompareOptions, Interrupted, compare
+from harness.measure.session import CompareOptions, compare
+from harness.store import layout
+from harness.store.results import RESULTS_FILE
+from harness.vocabulary import DEFAULT_BASELINE
 
 ROOT = Path(__file__).resolve().parent.parent
-EXIT_ERROR = 2
-EXIT_REGRESSION = 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,7 +58,9 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--cpuset", help="CPUs to pin containers to (default: all)")
         sub.add_argument("--reports", type=Path, default=None, help="reports folder")
         sub.add_argument("--no-build", action="store_true", help="never build images")
-        sub.add_argument("--baseline", default="cpython-3.13", help="runtime to compare against")
+        sub.add_argument(
+            "--baseline", default=DEFAULT_BASELINE, help="runtime to compare against"
+        )
         if name == "compare":
             sub.add_argument("--resume", metavar="RUN_ID", help="finish an interrupted run")
         else:
@@ -66,8 +75,18 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--baseline", default=None)
 
     history = commands.add_parser("history", help="rebuild reports/history.md from run folders")
-    history.add_argument("--reports", type=Path, default=None)
-    history.add_argument("--fail-on-regression", action="store_true")
+    history.add_argument("--reports", type=Path, default=None, help="reports folder")
+    history.add_argument(
+        "--suite",
+        default="nightly",
+        help="which runs are nights (meta suite.name); 'all' for every suite",
+    )
+    history.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        help=f"exit {EXIT_REGRESSION} when a plain regression is flagged",
+    )
+    history.add_argument("--no-charts", action="store_true", help="write history.md only")
 
     clean = commands.add_parser("clean", help="remove harness containers (and images)")
     clean.add_argument("--images", action="store_true", help="also remove gilbench images")
@@ -104,7 +123,7 @@ def _main(args: argparse.Namespace, display: Display) -> int:
             try:
                 _compare_and_report(root, options, reports, args.baseline, display)
             finally:
-                history_status = _history(reports, args.fail_on_regression)
+                history_status = _history(reports, args.fail_on_regression, args.suite, True)
             return history_status
         _compare_and_report(root, options, reports, args.baseline, display)
         return 0
@@ -112,7 +131,8 @@ def _main(args: argparse.Namespace, display: Display) -> int:
         result_line(str(_report(args.run_dir, args.run_dir.parent.parent, args.baseline)))
         return 0
     if args.command == "history":
-        return _history(reports, args.fail_on_regression)
+        suite = None if args.suite == "all" else args.suite
+        return _history(reports, args.fail_on_regression, suite, not args.no_charts)
     if args.command == "clean":
         return _clean(args.images, display)
     raise AssertionError(args.command)
@@ -123,7 +143,7 @@ def _compare_and_report(
 ) -> None:
     run_dir = compare(root, options, display)
     report_path = _report(run_dir, reports, baseline)
-    display.info(f"raw results: {run_dir / 'results.jsonl'}")
+    display.info(f"raw results: {run_dir / RESULTS_FILE}")
     result_line(str(report_path))
 
 
@@ -131,15 +151,18 @@ def _report(run_dir: Path, reports: Path, baseline: str | None) -> Path:
     from harness.publish.report import write_latest, write_report
 
     path = write_report(run_dir, baseline=baseline)
-    if reports.resolve() == run_dir.resolve().parent.parent:
+    if layout.runs_dir(reports).resolve() == run_dir.resolve().parent:
         write_latest(run_dir, reports)
     return path
 
 
-def _history(reports: Path, fail_on_regression: bool) -> int:
-    from harness.nightly import exit_code, write_history
+def _history(
+    reports: Path, fail_on_regression: bool, suite: str | None, charts: bool
+) -> int:
+    from harness.nightly import exit_code, summary_line, write_history
 
-    result = write_history(reports)
+    result = write_history(reports, suite=suite, charts=charts)
+    print(summary_line(result), file=sys.stderr)
     result_line(str(result.path))
     if result.regressions:
         print(

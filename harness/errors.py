@@ -1,4 +1,9 @@
-"""Errors the harness reports to users as one clear line (no traceback)."""
+"""Errors the harness reports to users as one clear line (no traceback), and exit statuses."""
+
+EXIT_OK = 0
+EXIT_ERROR = 2  # a GilbenchError: bad input, Docker unreachable, ...
+EXIT_REGRESSION = 3  # nightly with --fail-on-regression: a plain regression was flagged
+EXIT_INTERRUPTED = 130  # Ctrl-C (what was measured is kept)
 
 
 class GilbenchError(Exception):
@@ -20,3 +25,7 @@ class RuntimeUnavailable(GilbenchError):
 
 class ImageBuildError(GilbenchError):
     """An image build failed; the message ends with the last lines of the build log."""
+
+
+class Interrupted(GilbenchError):
+    """Ctrl-C: what was measured is kept; the message says how to resume."""

@@ -1,7 +1,7 @@
 """Nightly history: every run folder of a suite is one night; ``write_history`` renders
 ``reports/history.md`` + ``reports/history/*.png`` from them and returns the flags.
 
-    python -m harness.nightly [REPORTS_DIR] [--suite nightly] [--fail-on-regression] [--no-charts]
+``python -m harness history [--suite nightly] [--fail-on-regression] [--no-charts]``.
 
 Exit status: 0, or ``EXIT_REGRESSION`` (3) when ``--fail-on-regression`` is given and a plain
 regression is flagged (flags after a runtime or host change do not count). Nothing here writes
@@ -10,10 +10,8 @@ into run folders; the report and charts are written atomically (temp file + rena
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import re
-import sys
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -32,14 +30,12 @@ from harness.analyse.flags import (
     changes_between,
 )
 from harness.analyse.nights import Night, Store, load_store
+from harness.errors import EXIT_OK, EXIT_REGRESSION
 from harness.publish.history_charts import PALETTE, write_chart
 from harness.publish.history_report import Settings, render
+from harness.store.layout import HISTORY_CHART_DIR, HISTORY_FILE, runs_dir, write_text_atomic
 
-__all__ = ["EXIT_REGRESSION", "Flag", "HistoryResult", "exit_code", "main", "write_history"]
-
-EXIT_REGRESSION = 3
-HISTORY_FILE = "history.md"
-CHART_DIR = "history"
+__all__ = ["Flag", "HistoryResult", "exit_code", "summary_line", "write_history"]
 
 
 @dataclass(frozen=True)
@@ -80,7 +76,7 @@ def write_history(
     skips the PNGs (the markdown then has no chart links); tests use it for speed.
     """
     reports_dir = Path(reports_dir)
-    store = load_store(reports_dir / "runs", suite)
+    store = load_store(runs_dir(reports_dir), suite)
     analyses = [
         analyse_machine(
             m,
@@ -91,14 +87,12 @@ def write_history(
         )
         for m in store.machines
     ]
-    pngs = _write_charts(store, analyses, reports_dir / CHART_DIR) if charts else {}
+    pngs = _write_charts(store, analyses, reports_dir / HISTORY_CHART_DIR) if charts else {}
     settings = Settings(suite, previous_nights, MIN_PREVIOUS, threshold, alpha)
-    relative = {key: f"{CHART_DIR}/{path.name}" for key, path in pngs.items()}
+    relative = {key: f"{HISTORY_CHART_DIR}/{path.name}" for key, path in pngs.items()}
     text = render(store, analyses, relative, settings)
     path = reports_dir / HISTORY_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, text)
     flags = [c for a in analyses for c in a.comparisons]
     return HistoryResult(
         path=path,
@@ -114,30 +108,7 @@ def write_history(
 
 def exit_code(result: HistoryResult, fail_on_regression: bool) -> int:
     """``EXIT_REGRESSION`` when asked to fail and a plain regression is flagged, else 0."""
-    return EXIT_REGRESSION if fail_on_regression and result.failing else 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m harness.nightly", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("reports_dir", nargs="?", type=Path, default=Path("reports"))
-    parser.add_argument(
-        "--suite",
-        default="nightly",
-        help="which runs are nights (meta suite.name); 'all' for every suite",
-    )
-    parser.add_argument(
-        "--fail-on-regression",
-        action="store_true",
-        help=f"exit {EXIT_REGRESSION} when a plain regression is flagged",
-    )
-    parser.add_argument("--no-charts", action="store_true", help="write history.md only")
-    args = parser.parse_args(argv)
-    suite = None if args.suite == "all" else args.suite
-    result = write_history(args.reports_dir, suite=suite, charts=not args.no_charts)
-    print(summary_line(result))
-    return exit_code(result, args.fail_on_regression)
+    return EXIT_REGRESSION if fail_on_regression and result.failing else EXIT_OK
 
 
 def summary_line(result: HistoryResult) -> str:
@@ -200,5 +171,3 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "machine"
 
 
-if __name__ == "__main__":
-    sys.exit(main())

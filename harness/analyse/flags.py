@@ -19,23 +19,18 @@ a plain regression (a version bump is not mistaken for one).
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from scipy.stats import false_discovery_control, mannwhitneyu
-
 from harness.analyse.nights import Build, Cell, HostConfig, Night, SeriesKey
+from harness.analyse.stats import ALPHA, benjamini_hochberg, mann_whitney
 
 THRESHOLD = 0.10
 """Smallest relative change of medians worth a flag. The design notes saw +-20 % on single
 CPU-bound runs while other load ran; medians over 5+ repetitions are much tighter, and 10 % is
 still far above what a runtime's nightly builds legitimately move."""
-
-ALPHA = 0.05
-"""False discovery rate for the Benjamini-Hochberg-corrected Mann-Whitney U p-values."""
 
 PREVIOUS_NIGHTS = 7
 """K: how many previous complete nights are pooled as the baseline."""
@@ -122,7 +117,7 @@ def analyse_machine(
     keys = sorted(newest.samples, key=_order)
     drafts = [_draft(machine, newest, previous, key, previous_nights) for key in keys]
     tested = [i for i, d in enumerate(drafts) if d.p_value is not None]
-    adjusted = _bh([drafts[i].p_value or 1.0 for i in tested])
+    adjusted = benjamini_hochberg([drafts[i].p_value or 1.0 for i in tested])
     comparisons = list(drafts)
     for i, p_adj in zip(tested, adjusted, strict=True):
         comparisons[i] = _judge(drafts[i], p_adj, threshold, alpha)
@@ -149,7 +144,7 @@ def _draft(
     machine: str, newest: Night, previous: list[Night], key: SeriesKey, k: int
 ) -> Comparison:
     samples = newest.samples[key]
-    median = statistics.median(samples)
+    median = newest.values[key]
     having = [night for night in previous if key in night.samples]
     same: list[Night] = []
     for night in having:
@@ -173,9 +168,9 @@ def _draft(
             after_change=after_change,
         )
     pooled = [value for night in base for value in night.samples[key]]
-    medians = [statistics.median(night.samples[key]) for night in base]
+    medians = [night.values[key] for night in base]
     baseline = statistics.median(pooled)
-    p_value = float(mannwhitneyu(samples, pooled, alternative="two-sided").pvalue)
+    p_value, _ = mann_whitney(samples, pooled)
     return Comparison(
         machine,
         newest.run_id,
@@ -184,7 +179,7 @@ def _draft(
         median,
         baseline=baseline,
         change=median / baseline - 1.0,
-        p_value=1.0 if math.isnan(p_value) else p_value,
+        p_value=p_value,
         baseline_nights=tuple(night.run_id for night in base),
         previous_range=(min(medians), max(medians)),
         after_change=after_change,
@@ -221,12 +216,6 @@ def _judge(draft: Comparison, p_adjusted: float, threshold: float, alpha: float)
 
 def _order(key: SeriesKey) -> tuple[str, str, int, int, str, int]:
     return key.sort_key
-
-
-def _bh(p_values: list[float]) -> list[float]:
-    if not p_values:
-        return []
-    return [float(p) for p in false_discovery_control(p_values, method="bh")]
 
 
 def _environment(night: Night, runtime: str) -> tuple[Build | None, HostConfig]:

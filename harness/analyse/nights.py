@@ -1,7 +1,8 @@
 """The history store: every run folder under ``reports/runs/`` is one night, read as it is.
 
-The run folders *are* the store: append-only, each self-describing through the schema version
-of its ``meta.json`` and ``results.jsonl`` (loaded or rejected by name in ``harness.store.results``).
+The run folders *are* the store: append-only, each self-describing through the schema
+version of its ``meta.json`` and ``results.jsonl`` (loaded or rejected by name in
+``harness.store.results``).
 Nothing here writes into them and nothing else is needed: there is no index or cache to keep
 in sync (reading a night of a few thousand records takes milliseconds). A folder that cannot
 be read becomes an ``Unreadable`` entry with a one-line reason, never an exception.
@@ -12,21 +13,21 @@ Each night is reduced to *series samples*: for every (runtime, workload, size) t
 
 from __future__ import annotations
 
-import re
+import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from harness.store.results import Record, ResultsError, read_meta, read_records
+from harness.analyse.stats import ratio_of_medians
+from harness.store.layout import time_from_run_id
+from harness.store.meta import RunMeta
+from harness.store.results import Record, read_meta, read_records
+from harness.vocabulary import PARALLEL_MODES, SERIAL, pick_workers
 
-SERIAL = "serial"
-PARALLEL_MODES = ("threads", "processes", "asyncio")
 COMPLETE = "complete"
 UNREADABLE = "unreadable"
 
-_RUN_ID_TIME = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z")
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class Night:
     host: HostConfig
     builds: Mapping[str, Build] = field(default_factory=dict)
     samples: Mapping[SeriesKey, tuple[float, ...]] = field(default_factory=dict)
+    values: Mapping[SeriesKey, float] = field(default_factory=dict)
     ok_cells: frozenset[Cell] = frozenset()
     failures: Mapping[Cell, str] = field(default_factory=dict)
 
@@ -140,13 +142,11 @@ def load_store(runs_dir: Path, suite: str | None = "nightly") -> Store:
     for folder in folders:
         try:
             meta = read_meta(folder)
-            if not isinstance(meta, dict):
-                raise ResultsError(f"{folder / 'meta.json'}: not a JSON object")
         except Exception as exc:  # any broken folder is listed, never breaks the others
             if suite is None or folder.name.endswith(f"-{suite}"):
                 unreadable.append(Unreadable(folder.name, _reason(exc, folder)))
             continue
-        if suite is not None and _suite_name(meta) != suite:
+        if suite is not None and meta.suite_name != suite:
             continue
         try:
             nights.append(load_night(folder, meta))
@@ -156,60 +156,73 @@ def load_store(runs_dir: Path, suite: str | None = "nightly") -> Store:
     return Store(tuple(nights), tuple(unreadable))
 
 
-def load_night(folder: Path, meta: Mapping[str, Any]) -> Night:
+def load_night(folder: Path, meta: RunMeta) -> Night:
     """One night from its folder; unreadable results make an ``unreadable`` night."""
-    status = str(meta.get("status") or "unknown")
+    status = str(meta.status or "unknown")
     reason = None
     try:
         records = read_records(folder)
     except Exception as exc:  # torn or foreign results: the night is shown as unreadable
         records, status, reason = [], UNREADABLE, _reason(exc, folder)
-    host = meta.get("host") or {}
-    docker = meta.get("docker") or {}
-    cpus = meta.get("cpus") or host.get("cores")
-    samples, ok_cells, failures = night_series(records, cpus if isinstance(cpus, int) else None)
-    wall = meta.get("wall_total_s")
+    cpus = meta.cpu_count
+    cpus = cpus if isinstance(cpus, int) else None
+    series = night_series(records, cpus)
+    wall = meta.wall_total_s
     return Night(
         run_id=folder.name,
         machine=machine_key(meta),
         status=status,
         reason=reason,
-        started_at=str(meta.get("started_at") or _time_from_run_id(folder.name)),
+        started_at=str(meta.started_at or time_from_run_id(folder.name)),
         wall_total_s=float(wall) if isinstance(wall, int | float) else None,
         host=HostConfig(
-            cpus=cpus if isinstance(cpus, int) else None,
-            kernel=host.get("kernel"),
-            engine=docker.get("engine_version"),
+            cpus=cpus,
+            kernel=meta.host.kernel,
+            engine=meta.docker.engine_version if meta.docker else None,
         ),
         builds=_builds(meta, records),
-        samples=samples,
-        ok_cells=ok_cells,
-        failures=failures,
+        samples=series.samples,
+        values=series.values,
+        ok_cells=series.ok_cells,
+        failures=series.failures,
     )
 
 
-def machine_key(meta: Mapping[str, Any]) -> str:
+def machine_key(meta: RunMeta) -> str:
     """``hostname (cpu model)``, plus the backend when it is not Docker."""
-    host = meta.get("host") or {}
-    key = f"{host.get('hostname') or 'unknown host'} ({host.get('cpu_model') or 'unknown CPU'})"
-    backend = meta.get("backend")
-    return key if backend in (None, "docker") else f"{key} [{backend}]"
+    host = meta.host
+    key = f"{host.hostname or 'unknown host'} ({host.cpu_model or 'unknown CPU'})"
+    return key if meta.backend in (None, "docker") else f"{key} [{meta.backend}]"
 
 
-def night_series(
-    records: Iterable[Record], cpus: int | None
-) -> tuple[dict[SeriesKey, tuple[float, ...]], frozenset[Cell], dict[Cell, str]]:
-    """Series samples, cells that produced samples, and failed cells (with their error).
+@dataclass(frozen=True)
+class NightSeries:
+    """What one night contributes to each series.
+
+    ``samples``: serial times, or one speedup per parallel repetition (median serial time
+    over that repetition's time); ``values``: the night's value of each series, from the
+    same estimators as the run report (median time; speedup = ratio of medians).
+    """
+
+    samples: dict[SeriesKey, tuple[float, ...]]
+    values: dict[SeriesKey, float]
+    ok_cells: frozenset[Cell]
+    failures: dict[Cell, str]
+
+
+def night_series(records: Iterable[Record], cpus: int | None) -> NightSeries:
+    """Series samples and values, cells that produced samples, failed cells (with the error).
 
     Serial time: steady-state samples at the smallest serial worker count. Speedup of a
-    parallel mode: at the largest worker count >= 2 not exceeding ``cpus`` (else the smallest),
-    one sample per repetition, T_serial / T_parallel of the same steady-state repetition index
-    (so the serial run's noise stays in the samples); when serial did not run with that many
-    units, T1 * N / TN from the smallest serial count.
+    parallel mode: at the worker count the run report judges (``vocabulary.pick_workers``),
+    ``stats.ratio_of_medians`` of serial over parallel; when serial did not run with that
+    many units, T1 * N / TN from the smallest serial count.
     """
     cells: dict[tuple[str, str, int, str, int], list[tuple[int, float]]] = defaultdict(list)
     failures: dict[Cell, str] = {}
+    kinds: dict[str, str | None] = {}
     for record in records:
+        kinds.setdefault(record.workload, record.kind)
         cell = (record.runtime, record.workload, record.mode, record.workers)
         if not record.ok:
             if not record.unsupported:
@@ -225,61 +238,44 @@ def night_series(
     for (runtime, workload, size, mode, workers), values in cells.items():
         by_group[(runtime, workload, size)][mode][workers] = tuple(v for _, v in sorted(values))
     series: dict[SeriesKey, tuple[float, ...]] = {}
+    values: dict[SeriesKey, float] = {}
     for (runtime, workload, size), modes in sorted(by_group.items()):
         serial = modes.get(SERIAL, {})
         if serial:
             smallest = min(serial)
-            series[SeriesKey(runtime, workload, size, SERIAL, smallest)] = serial[smallest]
+            key = SeriesKey(runtime, workload, size, SERIAL, smallest)
+            series[key] = serial[smallest]
+            values[key] = statistics.median(serial[smallest])
         for mode in PARALLEL_MODES:
             parallel = {w: s for w, s in modes.get(mode, {}).items() if w >= 2}
-            if not parallel or not serial:
+            workers = pick_workers(kinds.get(workload), parallel, cpus)
+            if workers is None or not serial:
                 continue
-            workers = _speedup_workers(sorted(parallel), cpus)
             base = workers if workers in serial else min(serial)
             scale = workers / base  # T1 * N / TN when serial did not run with N units
-            pairs = zip(serial[base], parallel[workers], strict=False)
             key = SeriesKey(runtime, workload, size, mode, workers)
-            series[key] = tuple(t_serial * scale / t_parallel for t_serial, t_parallel in pairs)
+            serial_median = statistics.median(serial[base])
+            series[key] = tuple(serial_median * scale / t for t in parallel[workers])
+            values[key] = ratio_of_medians(serial[base], parallel[workers], scale)
     ok_cells = frozenset((k[0], k[1], k[3], k[4]) for k in cells)
     failures = {cell: error for cell, error in sorted(failures.items()) if cell not in ok_cells}
-    return series, ok_cells, failures
+    return NightSeries(series, values, ok_cells, failures)
 
 
-def _speedup_workers(counts: list[int], cpus: int | None) -> int:
-    fitting = [n for n in counts if cpus is None or n <= cpus]
-    return max(fitting) if fitting else min(counts)
-
-
-def _builds(meta: Mapping[str, Any], records: Iterable[Record]) -> dict[str, Build]:
+def _builds(meta: RunMeta, records: Iterable[Record]) -> dict[str, Build]:
     builds: dict[str, Build] = {}
-    runtimes = meta.get("runtimes") or {}
-    for runtime_id, info in sorted(runtimes.items()):
-        if not isinstance(info, dict):
-            continue
-        probe = info.get("probe") or {}
+    for runtime_id, info in sorted(meta.runtimes.items()):
+        probe = info.probe or {}
         builds[runtime_id] = Build(
             probe.get("implementation"),
             probe.get("python_version"),
-            info.get("image_id"),
-            info.get("available") is not False,
+            info.image_id,
+            info.available is not False,
         )
     for record in records:  # runtimes missing from meta: what the workers probed
         if record.runtime not in builds:
             builds[record.runtime] = Build(record.implementation, record.python_version, None)
     return builds
-
-
-def _suite_name(meta: Mapping[str, Any]) -> str | None:
-    suite = meta.get("suite")
-    return suite.get("name") if isinstance(suite, dict) else suite
-
-
-def _time_from_run_id(run_id: str) -> str:
-    match = _RUN_ID_TIME.match(run_id)
-    if not match:
-        return run_id
-    y, mo, d, h, mi, s = match.groups()
-    return f"{y}-{mo}-{d}T{h}:{mi}:{s}Z"
 
 
 def _reason(error: Exception, folder: Path) -> str:

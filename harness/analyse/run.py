@@ -7,7 +7,6 @@ free-threading twins, convoy latency, spawn cost, warm-up; all comparisons corre
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -17,25 +16,20 @@ import pandas as pd
 
 from harness.analyse import stats
 from harness.analyse.stats import CellKey, Comparison, Estimate
+from harness.store.meta import RunMeta
 from harness.store.results import read_meta
-
-DEFAULT_BASELINE = "cpython-3.13"
-PARALLEL_MODES = ("threads", "processes", "asyncio")
-# Waiting (sleep, socket) needs no core, so N waiting units can overlap N-fold even on one core:
-# for these kinds the ceiling is N, for every other kind it is min(N, cores).
-WAIT_KINDS = frozenset({"io"})
-# Kinds that time the OS (sleeps, scheduling latency, fork/exec), not the interpreter: shown in
-# the serial table but left out of the "serial speed" and "free-threading cost" geometric means.
-NOT_SPEED_KINDS = frozenset({"io", "latency", "startup"})
-# Kinds whose threads mode is judged by latency inflation instead of a speedup.
-LATENCY_KINDS = frozenset({"latency"})
-# the mean, not the median: a thread that never yields the GIL (compiled Cython loops) delays a
-# few round trips by seconds and leaves the rest untouched, which only the mean shows
-LATENCY_METRIC = "extra.latency_ms_mean"
-STARTUP_KINDS = frozenset({"startup"})
-
-# Report order of the known workloads (the order of the claims); unknown ones follow by name.
-WORKLOAD_ORDER = ("cpu", "io", "clib", "contention", "alloc", "convoy", "spawn")
+from harness.vocabulary import (
+    DEFAULT_BASELINE,
+    LATENCY_KINDS,
+    LATENCY_METRIC,
+    NOT_SPEED_KINDS,
+    PARALLEL_MODES,
+    STARTUP_KINDS,
+    ceiling,
+    find_twins,
+    pick_workers,
+    workload_rank,
+)
 
 SpeedupKey = tuple[str, str, str, int]  # runtime, workload, mode, workers
 
@@ -80,7 +74,7 @@ class Analysis:
     """All figures of one run. Dict keys are tuples of plain ids, iterated in sorted order."""
 
     run_dir: Path
-    meta: dict[str, Any]
+    meta: RunMeta
     df: pd.DataFrame
     cells: pd.DataFrame
     baseline: str
@@ -134,34 +128,12 @@ def _cell_rows(cells: pd.DataFrame) -> dict[CellKey, dict[str, Any]]:
     }
 
 
-def workload_rank(workload: str) -> tuple[int, str]:
-    """Sort key: the known workloads in claim order, then the others by name."""
-    known = workload in WORKLOAD_ORDER
-    return (WORKLOAD_ORDER.index(workload) if known else len(WORKLOAD_ORDER), workload)
 
 
-def ceiling(kind: str | None, workers: int, cpus: int | None) -> int:
-    """The best speedup physics allows: N for waiting work, else min(N, cores)."""
-    if kind in WAIT_KINDS or cpus is None:
-        return workers
-    return min(workers, cpus)
 
 
-def pick_workers(kind: str | None, available: Iterable[int], cpus: int | None) -> int | None:
-    """The N a verdict is judged at: the largest N >= 2 that fits the cores (any N for I/O)."""
-    ns = sorted({int(n) for n in available if n >= 2})
-    if not ns:
-        return None
-    if kind in WAIT_KINDS or cpus is None:
-        return ns[-1]
-    within = [n for n in ns if n <= cpus]
-    return within[-1] if within else ns[0]
 
 
-def find_twins(runtime_ids: Iterable[str]) -> dict[str, str]:
-    """Free-threaded builds and their GIL twin, by convention: ``<id>t`` pairs with ``<id>``."""
-    ids = set(runtime_ids)
-    return {rid: rid[:-1] for rid in sorted(ids) if rid.endswith("t") and rid[:-1] in ids}
 
 
 def analyse(run_dir: Path, baseline: str | None = None) -> Analysis:
@@ -172,12 +144,12 @@ def analyse(run_dir: Path, baseline: str | None = None) -> Analysis:
 
 
 def analyse_frame(
-    run_dir: Path, meta: dict[str, Any], df: pd.DataFrame, baseline: str | None = None
+    run_dir: Path, meta: RunMeta, df: pd.DataFrame, baseline: str | None = None
 ) -> Analysis:
     """:func:`analyse` on already loaded inputs."""
-    base = baseline or meta.get("baseline") or DEFAULT_BASELINE
+    base = baseline or meta.baseline or DEFAULT_BASELINE
     cells = stats.summarize_cells(df)
-    cpus = meta.get("cpus") or (meta.get("host") or {}).get("cores")
+    cpus = meta.cpu_count
     runtimes = _runtime_infos(meta, df, base)
     ids = [r.id for r in runtimes]
     workloads = tuple(sorted(df["workload"].unique(), key=workload_rank)) if len(df) else ()
@@ -259,14 +231,14 @@ def _kind(cells: pd.DataFrame, workload: str) -> str | None:
     return str(kinds.iloc[0]) if len(kinds) else None
 
 
-def _runtime_infos(meta: dict[str, Any], df: pd.DataFrame, baseline: str) -> list[RuntimeInfo]:
-    declared: dict[str, Any] = meta.get("runtimes") or {}
+def _runtime_infos(meta: RunMeta, df: pd.DataFrame, baseline: str) -> list[RuntimeInfo]:
+    declared = meta.runtimes
     seen = set(df["runtime"].unique()) if len(df) else set()
     ids = sorted(set(declared) | seen, key=lambda rid: (rid != baseline, rid))
     infos = []
     for rid in ids:
-        entry = declared.get(rid) or {}
-        probe = entry.get("probe") or {}
+        entry = declared.get(rid)
+        probe = (entry.probe if entry else None) or {}
         rows = df[(df["runtime"] == rid) & df["implementation"].notna()] if len(df) else df
         first = rows.iloc[0].to_dict() if len(rows) else {}
         gil = probe.get("gil_enabled", first.get("gil_enabled"))
@@ -274,14 +246,14 @@ def _runtime_infos(meta: dict[str, Any], df: pd.DataFrame, baseline: str) -> lis
         infos.append(
             RuntimeInfo(
                 id=rid,
-                family=entry.get("family"),
+                family=entry.family if entry else None,
                 implementation=probe.get("implementation") or first.get("implementation"),
                 version=probe.get("python_version") or first.get("python_version"),
                 gil_enabled=None if gil is None or _isnan(gil) else bool(gil),
-                expected_gil=entry.get("expected_gil"),
-                available=bool(entry.get("available", rid in seen)),
-                reason=entry.get("reason"),
-                image_id=entry.get("image_id"),
+                expected_gil=entry.expected_gil if entry else None,
+                available=entry.available if entry else rid in seen,
+                reason=entry.reason if entry else None,
+                image_id=entry.image_id if entry else None,
                 pool=", ".join(pools) or None,
             )
         )

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from harness.store.results import MODES, Record, read_records
+from harness.store.results import Record, read_records
+from harness.vocabulary import mode_rank
 
 CELL = ["runtime", "workload", "mode", "workers"]
 
@@ -63,11 +64,6 @@ def frame_from_records(records: Iterable[Record]) -> pd.DataFrame:
 def load_frame(run_dir: Path) -> pd.DataFrame:
     """The run's ``results.jsonl`` as a DataFrame (one row per record, sorted by cell and rep)."""
     return frame_from_records(read_records(run_dir))
-
-
-def mode_rank(mode: str) -> int:
-    """Sort key for modes: serial, threads, processes, asyncio, then unknown modes."""
-    return MODES.index(mode) if mode in MODES else len(MODES)
 
 
 def steady(df: pd.DataFrame) -> pd.DataFrame:
@@ -199,17 +195,36 @@ def compare_samples(a: Sequence[float], b: Sequence[float]) -> Comparison:
     if len(x) == 0 or len(y) == 0:
         nan = math.nan
         return Comparison(nan, nan, nan, 1.0, nan, len(x), len(y), 1.0)
-    ratio = float(np.median(x) / np.median(y))
+    ratio = ratio_of_medians(x, y)
     if len(x) >= 2 and len(y) >= 2:
         low, high = _bootstrap([x, y], _ratio_of_medians)
     else:
         low = high = math.nan
+    p_value, effect = mann_whitney(x, y)
+    return Comparison(ratio, low, high, p_value, effect, len(x), len(y), p_value)
+
+
+def ratio_of_medians(a: Sequence[float], b: Sequence[float], scale: float = 1.0) -> float:
+    """median(a) * scale / median(b): THE speedup estimator (T_serial / T_parallel, with
+    ``scale`` = N / N_serial when serial ran fewer units), used by the report and the nights."""
+    return float(np.median(np.asarray(a, dtype=float)) * scale / np.median(np.asarray(b, float)))
+
+
+def mann_whitney(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+    """Two-sided Mann-Whitney U test: (p-value, Cliff's delta = P(a>b) - P(a<b))."""
+    x = np.asarray(a, dtype=float)
+    y = np.asarray(b, dtype=float)
     test = sps.mannwhitneyu(x, y, alternative="two-sided", method="auto")
     p_value = float(test.pvalue)
-    if math.isnan(p_value):
-        p_value = 1.0
     effect = 2.0 * float(test.statistic) / (len(x) * len(y)) - 1.0
-    return Comparison(ratio, low, high, p_value, effect, len(x), len(y), p_value)
+    return (1.0 if math.isnan(p_value) else p_value), effect
+
+
+def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values (false discovery rate), same order."""
+    if not p_values:
+        return []
+    return [float(p) for p in sps.false_discovery_control(list(p_values), method="bh")]
 
 
 def adjust_pvalues(comparisons: Sequence[Comparison]) -> list[Comparison]:
@@ -219,11 +234,9 @@ def adjust_pvalues(comparisons: Sequence[Comparison]) -> list[Comparison]:
     """
     index = [i for i, c in enumerate(comparisons) if c.testable]
     result = list(comparisons)
-    if not index:
-        return result
-    adjusted = sps.false_discovery_control([comparisons[i].p_value for i in index], method="bh")
+    adjusted = benjamini_hochberg([comparisons[i].p_value for i in index])
     for i, p in zip(index, adjusted, strict=True):
-        result[i] = replace(comparisons[i], p_adjusted=float(p))
+        result[i] = replace(comparisons[i], p_adjusted=p)
     return result
 
 

@@ -13,7 +13,7 @@ import yaml
 
 from harness.errors import ConfigError
 from harness.measure.runtimes import Runtime
-from harness.store.results import MODES
+from harness.vocabulary import MODES
 
 WORKLOADS_DIR = "workloads"
 SUITES_DIR = "workloads/suites"
@@ -266,3 +266,34 @@ def parse_suite(data: Any, name: str, source: str, catalogue: Mapping[str, Workl
         memory=memory,
         runtimes=tuple(runtimes),
     )
+
+
+def suite_from_meta(data: dict[str, Any], source: str) -> Suite:
+    """The suite exactly as an earlier attempt ran it (for --resume)."""
+    try:
+        plans = tuple(
+            WorkloadPlan(
+                name=w["name"],
+                kind=w["kind"],
+                size=int(w["size"]),
+                modes=tuple(w["modes"]),
+                workers=tuple(w["workers"]),
+                reps=int(w["reps"]),
+                warmups=w.get("warmups"),
+            )
+            for w in data["workloads"]
+        )
+        return Suite(
+            name=data["name"],
+            description=data.get("description", ""),
+            workloads=plans,
+            reps=int(data["reps"]),
+            warmups=data.get("warmups"),
+            warmups_by_family=dict(data.get("warmups_by_family", {})),
+            warmup_seconds_by_family=dict(data.get("warmup_seconds_by_family", {})),
+            timeout_s=int(data["timeout_s"]),
+            memory=data["memory"],
+            runtimes=tuple(data.get("runtimes", [])),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: suite: cannot be read back ({exc!r})") from None

@@ -1,4 +1,4 @@
-"""Facts about where a run happens, for meta.json: host, harness revision, run ids."""
+"""Facts about where a run happens, for meta.json: host, harness revision, cpusets."""
 
 from __future__ import annotations
 
@@ -7,22 +7,9 @@ import platform
 import re
 import socket
 import subprocess
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-
-def utc_now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def new_run_id(suite: str, moment: datetime) -> str:
-    """`20261125T231500Z-smoke`: sorts by time, names the suite."""
-    return f"{moment.strftime('%Y%m%dT%H%M%SZ')}-{suite}"
+from harness.store.meta import HostFacts
 
 
 def cpu_model() -> str:
@@ -35,7 +22,7 @@ def cpu_model() -> str:
     return match.group(1).strip() if match else (platform.processor() or "unknown")
 
 
-def local_host() -> dict[str, Any]:
+def local_host() -> HostFacts:
     """This machine: hostname, CPU model, cores, kernel, OS, memory."""
     memory = 0.0
     try:
@@ -44,14 +31,14 @@ def local_host() -> dict[str, Any]:
         memory = round(int(match.group(1)) / 2**20, 1) if match else 0.0
     except OSError:
         pass
-    return {
-        "hostname": socket.gethostname(),
-        "cpu_model": cpu_model(),
-        "cores": os.cpu_count(),
-        "kernel": platform.release(),
-        "os": _os_name(),
-        "memory_gib": memory,
-    }
+    return HostFacts(
+        hostname=socket.gethostname(),
+        cpu_model=cpu_model(),
+        cores=os.cpu_count(),
+        kernel=platform.release(),
+        os=_os_name(),
+        memory_gib=memory,
+    )
 
 
 def _os_name() -> str:

@@ -11,15 +11,15 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from harness.errors import GilbenchError, ImageBuildError, RuntimeUnavailable
-from harness.measure.backends.base import Backend, ExecRequest
-from harness.measure.backends.docker import DockerBackend
+from harness.measure.backends.base import ExecRequest, Outcome
 from harness.measure.runtimes import RequiredFile, Runtime
+from harness.store.layout import atomic_path, write_text_atomic
 
 PULL_BASE = "debian:trixie-slim"
 LOCAL_BASE = "gilbench/base:trixie"
@@ -36,6 +36,32 @@ IMAGE_INPUTS = ("workloads",)
 IMAGE_EXCLUDES = ("workloads/suites",)
 
 Log = Callable[[str], None]
+
+
+class Executor(Protocol):
+    """Runs the runner (every backend)."""
+
+    def execute(self, request: ExecRequest, on_line: Callable[[str], None]) -> Outcome: ...
+
+
+class ImageEngine(Executor, Protocol):
+    """What building and checking images needs from a container engine (the Docker backend)."""
+
+    def image(self, ref: str) -> tuple[str, dict[str, str]] | None: ...
+
+    def try_pull(self, ref: str) -> str | None: ...
+
+    def import_rootfs(self, tarball: Path, ref: str, labels: Mapping[str, str]) -> str: ...
+
+    def build(
+        self,
+        context: Path,
+        dockerfile: str,
+        tag: str,
+        buildargs: Mapping[str, str],
+        labels: Mapping[str, str],
+        on_log: Log,
+    ) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -59,7 +85,7 @@ class ImageStatus:
 # -- the base image ----------------------------------------------------------------------------
 
 
-def resolve_base(backend: DockerBackend, log: Log) -> tuple[str, str]:
+def resolve_base(backend: ImageEngine, log: Log) -> tuple[str, str]:
     """(ref, image id) of the Debian base, making it when no registry can give one.
 
     Order: $GILBENCH_BASE (must exist or be pullable), a local debian:trixie-slim, the
@@ -81,7 +107,7 @@ def resolve_base(backend: DockerBackend, log: Log) -> tuple[str, str]:
     return LOCAL_BASE, bootstrap_base(backend, log)
 
 
-def existing_base(backend: DockerBackend) -> tuple[str, str] | None:
+def existing_base(backend: ImageEngine) -> tuple[str, str] | None:
     """The base `resolve_base` would use, without pulling or building anything."""
     candidates = [os.environ["GILBENCH_BASE"]] if os.environ.get("GILBENCH_BASE") else []
     for ref in (*candidates, PULL_BASE, LOCAL_BASE):
@@ -91,7 +117,7 @@ def existing_base(backend: DockerBackend) -> tuple[str, str] | None:
     return None
 
 
-def _pulled(backend: DockerBackend, ref: str, log: Log) -> tuple[str, dict[str, str]] | None:
+def _pulled(backend: ImageEngine, ref: str, log: Log) -> tuple[str, dict[str, str]] | None:
     log(f"pulling {ref} ...")
     reason = backend.try_pull(ref)
     if reason:
@@ -100,7 +126,7 @@ def _pulled(backend: DockerBackend, ref: str, log: Log) -> tuple[str, dict[str, 
     return backend.image(ref)
 
 
-def bootstrap_base(backend: DockerBackend, log: Log) -> str:
+def bootstrap_base(backend: ImageEngine, log: Log) -> str:
     """debootstrap a minimal Debian root filesystem and import it as LOCAL_BASE."""
     if shutil.which("debootstrap") is None:
         raise GilbenchError(
@@ -208,10 +234,12 @@ def ensure_required_file(root: Path, required: RequiredFile, log: Log) -> None:
 
 
 def _download(url: str, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".part")
-    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, tmp.open("wb") as out:
+    with (
+        atomic_path(path) as tmp,
+        urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response,
+        tmp.open("wb") as out,
+    ):
         shutil.copyfileobj(response, out)
-    tmp.replace(path)
 
 
 def required_file_problem(root: Path, runtime: Runtime) -> str | None:
@@ -259,10 +287,10 @@ def _store_probe(root: Path, image_id: str, probe: dict[str, Any]) -> None:
         except json.JSONDecodeError:
             cache = {}
     cache[image_id] = probe
-    path.write_text(json.dumps(cache, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_text_atomic(path, json.dumps(cache, indent=2, sort_keys=True) + "\n")
 
 
-def run_probe(backend: DockerBackend, runtime: Runtime) -> dict[str, Any]:
+def run_probe(backend: ImageEngine, runtime: Runtime) -> dict[str, Any]:
     """Run workloads/probe.py inside the image and check it against the registry."""
     probe = probe_output(backend, runtime)
     check_probe(runtime, probe)
@@ -270,7 +298,7 @@ def run_probe(backend: DockerBackend, runtime: Runtime) -> dict[str, Any]:
 
 
 def probe_output(
-    backend: Backend, runtime: Runtime, timeout_s: float = PROBE_TIMEOUT_S
+    backend: Executor, runtime: Runtime, timeout_s: float = PROBE_TIMEOUT_S
 ) -> dict[str, Any]:
     """What workloads/probe.py reports under `runtime` (any backend); ImageBuildError if it
     fails or prints no JSON."""
@@ -311,7 +339,7 @@ def check_probe(runtime: Runtime, probe: dict[str, Any]) -> None:
 # -- status and builds -------------------------------------------------------------------------
 
 
-def image_status(backend: DockerBackend, root: Path, runtime: Runtime) -> ImageStatus:
+def image_status(backend: ImageEngine, root: Path, runtime: Runtime) -> ImageStatus:
     """Where a runtime's image stands, without building, pulling or downloading anything."""
     problem = required_file_problem(root, runtime)
     if problem:
@@ -334,7 +362,7 @@ def image_status(backend: DockerBackend, root: Path, runtime: Runtime) -> ImageS
 
 
 def ensure_images(
-    backend: DockerBackend,
+    backend: ImageEngine,
     root: Path,
     runtimes: Iterable[Runtime],
     log: Log,
@@ -355,7 +383,7 @@ def ensure_images(
 
 
 def _ensure_one(
-    backend: DockerBackend,
+    backend: ImageEngine,
     root: Path,
     runtime: Runtime,
     base_ref: str,

@@ -16,6 +16,7 @@ from typing import Any
 from harness.measure.backends.base import Backend, ExecRequest, Outcome
 from harness.measure.config import Suite, WorkloadPlan
 from harness.measure.runtimes import Runtime
+from harness.store.layout import write_text_atomic
 from harness.store.results import RESULTS_FILE, Record, ResultsError, append_record, iter_records
 
 RUNNER = "gilbench_runner.py"
@@ -301,9 +302,7 @@ def set_aside_partial(run_dir: Path, done: set[Cell]) -> int:
     if partial:
         with (run_dir / "results.partial.jsonl").open("a", encoding="utf-8") as handle:
             handle.write("\n".join(partial) + "\n")
-        tmp = results.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
-        tmp.replace(results)
+        write_text_atomic(results, "".join(line + "\n" for line in keep))
     return len(partial)
 
 

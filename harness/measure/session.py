@@ -6,28 +6,18 @@ record with its reason, and the rest goes on. Raw results are on disk before any
 
 from __future__ import annotations
 
-import shlex
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError, GilbenchError, ImageBuildError
+from harness.errors import ConfigError, Interrupted
 from harness.measure.backends.base import Backend
 from harness.measure.backends.docker import DockerBackend
-from harness.measure.backends.local import LocalBackend
-from harness.measure.config import Suite, WorkloadPlan, load_suite
-from harness.measure.host import (
-    cpu_model,
-    cpuset_size,
-    harness_revision,
-    iso,
-    local_host,
-    new_run_id,
-    utc_now,
-)
-from harness.measure.images import ImageStatus, ensure_images, image_status, probe_output
+from harness.measure.backends.local import LocalBackend, local_interpreters, local_runtime
+from harness.measure.config import Suite, load_suite, suite_from_meta
+from harness.measure.host import cpuset_size, harness_revision
+from harness.measure.images import ImageStatus
 from harness.measure.matrix import (
     Cell,
     GroupRunner,
@@ -39,6 +29,9 @@ from harness.measure.matrix import (
 )
 from harness.measure.progress import Display
 from harness.measure.runtimes import Runtime, load_registry, select
+from harness.store import layout
+from harness.store.layout import iso, new_run_id, utc_now
+from harness.store.meta import COMPLETE, INTERRUPTED, RUNNING, RunMeta, RuntimeMeta
 from harness.store.results import (
     RESULTS_FILE,
     SCHEMA_VERSION,
@@ -47,14 +40,9 @@ from harness.store.results import (
     read_meta,
     write_meta,
 )
+from harness.vocabulary import DEFAULT_BASELINE
 
-DEFAULT_BASELINE = "cpython-3.13"
 EXIT_INTERRUPTED = 130
-LOCAL_PROBE_TIMEOUT_S = 120
-
-
-class Interrupted(GilbenchError):
-    """Ctrl-C: what was measured is kept; the message says how to resume."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +70,7 @@ class RunState:
     suite: Suite
     runtimes: list[Runtime]
     statuses: dict[str, ImageStatus] = field(default_factory=dict)
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: RunMeta | None = None
 
 
 def compare(root: Path, options: CompareOptions, display: Display) -> Path:
@@ -91,22 +79,21 @@ def compare(root: Path, options: CompareOptions, display: Display) -> Path:
     backend = _backend(root, options)
     state = _resume_state(root, options) if options.resume else _new_state(root, options)
     state.run_dir.mkdir(parents=True, exist_ok=True)
-    if isinstance(backend, DockerBackend):
-        swept = backend.sweep()
-        if swept:
-            display.warn(f"removed {swept} container(s) left by an earlier run")
+    swept = backend.sweep()
+    if swept:
+        display.warn(f"removed {swept} container(s) left by an earlier run")
     state.statuses = _prepare_runtimes(backend, root, state, options, display)
     state.meta = _initial_meta(root, backend, state, options)
     write_meta(state.run_dir, state.meta)
     try:
         _run_matrix(backend, state, options, display)
     except KeyboardInterrupt:
-        _finish_meta(state, "interrupted", started)
+        _finish_meta(state, INTERRUPTED, started)
         raise Interrupted(
             f"interrupted: what was measured is kept in {state.run_dir}; finish it with "
             f"`python -m harness compare --resume {state.run_id}`"
         ) from None
-    _finish_meta(state, "complete", started)
+    _finish_meta(state, COMPLETE, started)
     return state.run_dir
 
 
@@ -121,158 +108,83 @@ def _backend(root: Path, options: CompareOptions) -> Backend:
     raise ConfigError(f"--backend: expected docker or local, got {options.backend!r}")
 
 
-def local_interpreters(specs: tuple[str, ...]) -> dict[str, list[str]]:
-    """`NAME=COMMAND` pairs (default: this interpreter as `local-python`)."""
-    if not specs:
-        return {"local-python": [sys.executable]}
-    parsed = {}
-    for spec in specs:
-        name, sep, command = spec.partition("=")
-        if not sep or not name or not command.strip():
-            raise ConfigError(f"--local {spec!r}: expected NAME=COMMAND, e.g. pypy=/usr/bin/pypy3")
-        parsed[name] = shlex.split(command)
-    return parsed
-
-
 def _new_state(root: Path, options: CompareOptions) -> RunState:
     suite = load_suite(root, options.suite)
     moment = utc_now()
     run_id = new_run_id(suite.name, moment)
     runtimes = _select_runtimes(root, options, suite)
-    return RunState(run_id, options.reports_dir / "runs" / run_id, suite, runtimes)
+    return RunState(run_id, layout.run_dir(options.reports_dir, run_id), suite, runtimes)
 
 
 def _select_runtimes(root: Path, options: CompareOptions, suite: Suite) -> list[Runtime]:
     if options.backend == "local":
-        return [_local_runtime(name) for name in local_interpreters(options.local)]
+        return [local_runtime(name) for name in local_interpreters(options.local)]
     wanted = list(options.runtimes) or list(suite.runtimes)
     source = "RUNTIMES/--runtimes" if options.runtimes else f"suite {suite.name}: runtimes"
     return select(load_registry(root), wanted, source)
 
 
-def _local_runtime(name: str) -> Runtime:
-    return Runtime(
-        id=name,
-        family="local",
-        image="",
-        dockerfile="",
-        context="",
-        build_args={},
-        expected_gil=None,
-        warmups=1,
-        description="host interpreter (not containerised)",
-    )
-
-
 def _resume_state(root: Path, options: CompareOptions) -> RunState:
-    run_dir = options.reports_dir / "runs" / str(options.resume)
+    run_dir = layout.run_dir(options.reports_dir, str(options.resume))
     meta = read_meta(run_dir)
-    suite = suite_from_meta(meta["suite"], f"{run_dir}/meta.json")
-    ids = list(meta.get("runtimes", {}))
+    suite = suite_from_meta(meta.suite, f"{run_dir}/meta.json")
+    ids = list(meta.runtimes)
     if options.backend == "local":
-        runtimes = [_local_runtime(name) for name in ids]
+        runtimes = [local_runtime(name) for name in ids]
     else:
         runtimes = select(load_registry(root), ids, f"{run_dir}/meta.json: runtimes")
-    return RunState(meta["run_id"], run_dir, suite, runtimes, meta=meta)
-
-
-def suite_from_meta(data: dict[str, Any], source: str) -> Suite:
-    """The suite exactly as an earlier attempt ran it (for --resume)."""
-    try:
-        plans = tuple(
-            WorkloadPlan(
-                name=w["name"],
-                kind=w["kind"],
-                size=int(w["size"]),
-                modes=tuple(w["modes"]),
-                workers=tuple(w["workers"]),
-                reps=int(w["reps"]),
-                warmups=w.get("warmups"),
-            )
-            for w in data["workloads"]
-        )
-        return Suite(
-            name=data["name"],
-            description=data.get("description", ""),
-            workloads=plans,
-            reps=int(data["reps"]),
-            warmups=data.get("warmups"),
-            warmups_by_family=dict(data.get("warmups_by_family", {})),
-            warmup_seconds_by_family=dict(data.get("warmup_seconds_by_family", {})),
-            timeout_s=int(data["timeout_s"]),
-            memory=data["memory"],
-            runtimes=tuple(data.get("runtimes", [])),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(f"{source}: suite: cannot be read back ({exc!r})") from None
+    return RunState(meta.run_id, run_dir, suite, runtimes, meta=meta)
 
 
 def _prepare_runtimes(
     backend: Backend, root: Path, state: RunState, options: CompareOptions, display: Display
 ) -> dict[str, ImageStatus]:
-    if isinstance(backend, DockerBackend):
-        if options.build:
-            return ensure_images(backend, root, state.runtimes, display.info, display.build_line)
-        return {rt.id: image_status(backend, root, rt) for rt in state.runtimes}
-    return {rt.id: _probe_local(backend, rt) for rt in state.runtimes}
-
-
-def _probe_local(backend: Backend, runtime: Runtime) -> ImageStatus:
-    try:
-        probe = probe_output(backend, runtime, timeout_s=LOCAL_PROBE_TIMEOUT_S)
-    except ImageBuildError as exc:
-        return ImageStatus(runtime.id, "", "failed", reason=str(exc))
-    return ImageStatus(runtime.id, "", "built", probe=probe, action="probed")
+    return backend.prepare(root, state.runtimes, options.build, display.info, display.build_line)
 
 
 def _initial_meta(
     root: Path, backend: Backend, state: RunState, options: CompareOptions
-) -> dict[str, Any]:
-    if isinstance(backend, DockerBackend):
-        host = backend.host_info()
-        host["cpu_model"] = cpu_model() if backend.is_local() else "unknown (remote engine)"
-        docker_info: dict[str, Any] | None = backend.engine_info()
-        cpuset = options.cpuset or f"0-{int(host['cores']) - 1}"
-    else:
-        host, docker_info, cpuset = local_host(), None, None
+) -> RunMeta:
+    host = backend.host_facts()
+    cpuset = backend.cpuset(options.cpuset, host)
     previous = state.meta
-    return {
-        "schema": SCHEMA_VERSION,
-        "run_id": state.run_id,
-        "status": "running",
-        "suite": state.suite.as_dict(),
-        "backend": backend.name,
-        "containerised": backend.containerised,
-        "command": previous.get("command") or options.command,
-        "baseline": options.baseline,
-        "host": host,
-        "docker": docker_info,
-        "harness_revision": harness_revision(root),
-        "cpuset": cpuset,
-        "cpus": cpuset_size(cpuset) if cpuset else host.get("cores"),
-        "memory_limit": state.suite.memory if backend.containerised else None,
-        "started_at": previous.get("started_at") or iso(utc_now()),
-        "finished_at": None,
-        "wall_total_s": previous.get("wall_total_s"),
-        "attempts": int(previous.get("attempts", 0)) + 1,
-        "runtimes": {rt.id: _runtime_meta(rt, state.statuses[rt.id]) for rt in state.runtimes},
-    }
+    return RunMeta(
+        schema=SCHEMA_VERSION,
+        run_id=state.run_id,
+        status=RUNNING,
+        suite=state.suite.as_dict(),
+        backend=backend.name,
+        containerised=backend.containerised,
+        command=(previous.command if previous else None) or options.command,
+        baseline=options.baseline,
+        host=host,
+        docker=backend.engine_facts(),
+        harness_revision=harness_revision(root),
+        cpuset=cpuset,
+        cpus=cpuset_size(cpuset) if cpuset else host.cores,
+        memory_limit=state.suite.memory if backend.containerised else None,
+        started_at=(previous.started_at if previous else None) or iso(utc_now()),
+        finished_at=None,
+        wall_total_s=previous.wall_total_s if previous else None,
+        attempts=(previous.attempts if previous else 0) + 1,
+        runtimes={rt.id: _runtime_meta(rt, state.statuses[rt.id]) for rt in state.runtimes},
+    )
 
 
-def _runtime_meta(runtime: Runtime, status: ImageStatus) -> dict[str, Any]:
-    return {
-        "family": runtime.family,
-        "description": runtime.description,
-        "expected_gil": runtime.expected_gil,
-        "gil_twin": runtime.gil_twin,
-        "image": runtime.image or None,
-        "image_id": status.image_id,
-        "recipe_hash": status.recipe_hash,
-        "available": status.available,
-        "state": status.state,
-        "reason": status.reason,
-        "probe": status.probe,
-    }
+def _runtime_meta(runtime: Runtime, status: ImageStatus) -> RuntimeMeta:
+    return RuntimeMeta(
+        family=runtime.family,
+        description=runtime.description,
+        expected_gil=runtime.expected_gil,
+        gil_twin=runtime.gil_twin,
+        image=runtime.image or None,
+        image_id=status.image_id,
+        recipe_hash=status.recipe_hash,
+        available=status.available,
+        state=status.state,
+        reason=status.reason,
+        probe=status.probe,
+    )
 
 
 # -- the matrix --------------------------------------------------------------------------------
@@ -322,7 +234,7 @@ def _run_matrix(
         idle_timeout_s=idle_timeout(state.suite),
         total_timeout_s=float(state.suite.timeout_s),
         memory=state.suite.memory,
-        cpuset=state.meta.get("cpuset"),
+        cpuset=state.meta.cpuset if state.meta else None,
         on_cell_done=on_done,
         on_cell_start=lambda cell: display.cell_started(label(cell)),
     )
@@ -340,8 +252,9 @@ def _finish_meta(state: RunState, status: str, started: float) -> None:
     workload_wall = 0.0
     if results.is_file():
         workload_wall = sum(r.wall_s or 0.0 for r in iter_records(results) if r.ok)
-    previous_total = float(state.meta.get("wall_total_s") or 0.0)
-    state.meta.update(
+    assert state.meta is not None
+    previous_total = float(state.meta.wall_total_s or 0.0)
+    state.meta = state.meta.updated(
         status=status,
         finished_at=iso(utc_now()),
         wall_total_s=round(previous_total + time.monotonic() - started, 3),

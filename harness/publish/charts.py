@@ -17,7 +17,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from harness.analyse import stats
-from harness.analyse.run import NOT_SPEED_KINDS, PARALLEL_MODES, WAIT_KINDS, Analysis
+from harness.analyse.run import Analysis
+from harness.store.layout import atomic_path
+from harness.vocabulary import NOT_SPEED_KINDS, PARALLEL_MODES, WAIT_KINDS
 
 DPI = 100
 COLORS = (
@@ -85,9 +87,8 @@ def _figure(
 
 def _save(fig: Figure, path: Path) -> None:
     """PNG without metadata (matplotlib would add its version), written atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})
 
 
 def _speedup_chart(a: Analysis, workload: str, path: Path) -> bool:

@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 
 from harness.analyse.flags import REGRESSION, Change, Comparison  # noqa: E402
 from harness.analyse.nights import Night, SeriesKey  # noqa: E402
+from harness.store.layout import atomic_path
 
 STYLES = {"serial": "-", "threads": "-", "processes": "--", "asyncio": ":"}
 PALETTE = plt.get_cmap("tab10").colors
@@ -145,7 +146,6 @@ def write_chart(
         color="0.35",
     )
     fig.subplots_adjust(left=0.06, right=0.99, top=0.86, bottom=0.17, wspace=0.18)
-    tmp = path.with_name(path.name + ".tmp")
-    fig.savefig(tmp, format="png", metadata={"Software": None})
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", metadata={"Software": None})
     plt.close(fig)
-    tmp.replace(path)

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import GilbenchError
+from harness.store.layout import write_text_atomic
+from harness.store.meta import RunMeta
 
 SCHEMA_VERSION = 1
 SUPPORTED_SCHEMAS = frozenset({1})
@@ -26,7 +28,6 @@ SUPPORTED_SCHEMAS = frozenset({1})
 RESULTS_FILE = "results.jsonl"
 META_FILE = "meta.json"
 
-MODES = ("serial", "threads", "processes", "asyncio")
 
 
 class ResultsError(GilbenchError, ValueError):
@@ -121,14 +122,13 @@ def read_records(run_dir: Path) -> list[Record]:
     return list(iter_records(path))
 
 
-def write_meta(run_dir: Path, meta: dict[str, Any]) -> None:
+def write_meta(run_dir: Path, meta: RunMeta) -> None:
     """Write meta.json atomically (write to a temp file, then rename)."""
-    tmp = run_dir / (META_FILE + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(run_dir / META_FILE)
+    text = json.dumps(meta.to_dict(), indent=2, sort_keys=True) + "\n"
+    write_text_atomic(run_dir / META_FILE, text)
 
 
-def read_meta(run_dir: Path) -> dict[str, Any]:
+def read_meta(run_dir: Path) -> RunMeta:
     """Read meta.json, rejecting unknown schema versions by name."""
     path = run_dir / META_FILE
     try:
@@ -137,9 +137,11 @@ def read_meta(run_dir: Path) -> dict[str, Any]:
         raise ResultsError(f"{path}: no such meta file") from None
     except json.JSONDecodeError as exc:
         raise ResultsError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(meta, dict):
+        raise ResultsError(f"{path}: expected a JSON object, got {type(meta).__name__}")
     if meta.get("schema") not in SUPPORTED_SCHEMAS:
         raise ResultsError(
             f"{path}: schema {meta.get('schema')!r} is not supported "
             f"(this harness reads {sorted(SUPPORTED_SCHEMAS)})"
         )
-    return meta
+    return RunMeta.from_dict(meta)

@@ -24,7 +24,9 @@ from harness.analyse.flags import (
     analyse_machine,
 )
 from harness.analyse.nights import SeriesKey, load_store
-from harness.nightly import EXIT_REGRESSION, exit_code, main, write_history
+from harness.cli import main
+from harness.errors import EXIT_REGRESSION
+from harness.nightly import exit_code, write_history
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "history"
 NEWEST_A = "20261124T230000Z-nightly"
@@ -133,21 +135,20 @@ def test_planted_regression_is_flagged_with_independently_checked_numbers(built)
     assert flag.p_adjusted < ALPHA
 
 
-def test_speedup_samples_follow_t1_n_over_tn(built):
+def test_speedups_use_the_report_estimator_t1_n_over_tn(built):
     reports, _, _ = built
     night = next(n for n in load_store(reports / "runs").nights if n.run_id == NEWEST_A)
-    # serial only ran with 1 unit: T1 * 2 / T2, repetition by repetition
+    # serial only ran with 1 unit: T1 * 2 / T2, as a ratio of medians (the run report's estimator)
     t1 = _raw_walls(NEWEST_A, "cpython-3.13", "cpu", "serial", 1)
     t2 = _raw_walls(NEWEST_A, "cpython-3.13", "cpu", "threads", 2)
     key = SeriesKey("cpython-3.13", "cpu", 3000, "threads", 2)
-    assert night.samples[key] == pytest.approx([s * 2 / p for s, p in zip(t1, t2, strict=True)])
+    assert night.values[key] == pytest.approx(statistics.median(t1) * 2 / statistics.median(t2))
+    assert night.samples[key] == pytest.approx([statistics.median(t1) * 2 / p for p in t2])
     # serial ran with 2 units too: the same-N ratio
     serial = _raw_walls(NEWEST_A, "pypy-3.11", "io", "serial", 2)
     threads = _raw_walls(NEWEST_A, "pypy-3.11", "io", "threads", 2)
     key = SeriesKey("pypy-3.11", "io", 20, "threads", 2)
-    assert night.samples[key] == pytest.approx(
-        [s / p for s, p in zip(serial, threads, strict=True)]
-    )
+    assert night.values[key] == pytest.approx(statistics.median(serial) / statistics.median(threads))
 
 
 def test_noise_only_wobbles_are_not_flagged(built):
@@ -332,9 +333,10 @@ def test_exit_code_for_schedulers(built, tmp_path, capsys):
     assert exit_code(result, fail_on_regression=True) == EXIT_REGRESSION == 3
     assert exit_code(result, fail_on_regression=False) == 0
     shutil.copytree(DATA / "runs", tmp_path / "runs")
-    assert main([str(tmp_path), "--no-charts", "--fail-on-regression"]) == EXIT_REGRESSION
-    assert "1 regression(s), 0 after a change" in capsys.readouterr().out
-    assert main([str(tmp_path), "--no-charts"]) == 0
+    history = ["history", "--reports", str(tmp_path), "--no-charts"]
+    assert main([*history, "--fail-on-regression"]) == EXIT_REGRESSION
+    assert "1 regression(s), 0 after a change" in capsys.readouterr().err
+    assert main(history) == 0
 
 
 def test_output_is_byte_identical_across_runs(tmp_path):

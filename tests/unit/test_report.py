@@ -25,6 +25,8 @@ from harness.analyse import stats
 from harness.analyse.run import Analysis, Speedup, analyse
 from harness.publish import report
 from harness.publish.report import verdicts
+from harness.store import layout
+from harness.store.meta import RunMeta
 from harness.store.results import Record, write_meta
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden_run"
@@ -279,7 +281,7 @@ def write_synthetic_run(run_dir: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     lines = [record.to_json() for record in synthetic_records()]
     (run_dir / "results.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    write_meta(run_dir, synthetic_meta())
+    write_meta(run_dir, RunMeta.from_dict(synthetic_meta()))
 
 
 # --- the golden run --------------------------------------------------------------------------
@@ -390,7 +392,7 @@ def test_latest_links_point_into_the_run_folder(generated):
 
 def test_relink_leaves_absolute_and_anchor_links():
     md = "![a](x.png) [b](#top) [c](https://e.org/y.png) [d](/abs.png)"
-    assert report.relink(md, "runs/r") == (
+    assert layout.relink(md, "runs/r") == (
         "![a](runs/r/x.png) [b](#top) [c](https://e.org/y.png) [d](/abs.png)"
     )
 
@@ -490,7 +492,7 @@ def test_a_run_without_results_still_reports_every_runtime(tmp_path):
     (tmp_path / "results.jsonl").write_text("")
     meta = synthetic_meta()
     meta["status"] = "failed"
-    write_meta(tmp_path, meta)
+    write_meta(tmp_path, RunMeta.from_dict(meta))
     text = report.write_report(tmp_path).read_text(encoding="utf-8")
     assert "The run is **failed**" in text
     for rid in [*RUNTIMES, "ironpython-3.4"]:
@@ -500,7 +502,7 @@ def test_a_run_without_results_still_reports_every_runtime(tmp_path):
 
 
 def test_local_backend_is_labelled_not_containerised(golden):
-    local = replace(golden, meta={**golden.meta, "backend": "local"})
+    local = replace(golden, meta=golden.meta.updated(backend="local"))
     assert "**not containerised**" in report.render(local, {}).split("## How to read")[0]
 
 

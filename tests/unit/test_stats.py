@@ -10,8 +10,8 @@ import pytest
 from scipy import stats as sps
 
 from harness.analyse import stats
-from harness.analyse.run import ceiling, find_twins, pick_workers
 from harness.store.results import Record
+from harness.vocabulary import ceiling, find_twins, pick_workers
 
 RUN = "20260101T000000Z-test"
 

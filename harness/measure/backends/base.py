@@ -11,7 +11,16 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from harness.store.meta import EngineFacts, HostFacts
+
+if TYPE_CHECKING:
+    from harness.measure.images import ImageStatus
+    from harness.measure.runtimes import Runtime
+
+Log = Callable[[str], None]
 
 STDERR_TAIL_LINES = 25
 
@@ -50,12 +59,37 @@ class Outcome:
 
 
 class Backend(Protocol):
-    """Executes runner requests; `docker` and `local` implement it."""
+    """Executes runner requests; `docker` and `local` implement it.
+
+    The run driver knows a backend only through these methods: it never asks which one it has.
+    """
 
     name: str
     containerised: bool
 
     def execute(self, request: ExecRequest, on_line: Callable[[str], None]) -> Outcome: ...
+
+    def prepare(
+        self, root: Path, runtimes: list[Runtime], build: bool, log: Log, on_build_line: Log
+    ) -> dict[str, ImageStatus]:
+        """Make every runtime runnable (build or check images; probe) and say how each is."""
+        ...
+
+    def sweep(self) -> int:
+        """Remove what earlier runs left behind (containers); returns how many."""
+        ...
+
+    def host_facts(self) -> HostFacts:
+        """The machine the workloads run on."""
+        ...
+
+    def engine_facts(self) -> EngineFacts | None:
+        """The container engine, where there is one."""
+        ...
+
+    def cpuset(self, requested: str | None, host: HostFacts) -> str | None:
+        """The CPUs the workloads are pinned to (None: not pinned)."""
+        ...
 
 
 def tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:

@@ -15,7 +15,18 @@ import docker.errors
 import requests.exceptions
 
 from harness.errors import BackendUnavailable, ImageBuildError
-from harness.measure.backends.base import ExecRequest, Outcome, pump_lines, split_lines, tail
+from harness.measure.backends.base import (
+    ExecRequest,
+    Log,
+    Outcome,
+    pump_lines,
+    split_lines,
+    tail,
+)
+from harness.measure.host import cpu_model
+from harness.measure.images import ImageStatus, ensure_images, image_status
+from harness.measure.runtimes import Runtime
+from harness.store.meta import EngineFacts, HostFacts
 
 LABEL = "gilbench.managed"
 BUILD_LOG_TAIL = 30
@@ -41,31 +52,44 @@ class DockerBackend:
 
     # -- facts -------------------------------------------------------------------------------
 
-    def engine_info(self) -> dict[str, Any]:
+    def engine_facts(self) -> EngineFacts:
         """Engine and API versions for meta.json."""
         version = self.client.version()
-        return {
-            "engine_version": version.get("Version"),
-            "api_version": version.get("ApiVersion"),
-            "os": version.get("Os"),
-            "arch": version.get("Arch"),
-        }
+        return EngineFacts(
+            engine_version=version.get("Version"),
+            api_version=version.get("ApiVersion"),
+            os=version.get("Os"),
+            arch=version.get("Arch"),
+        )
 
     def is_local(self) -> bool:
         """True when the engine listens on a local socket (so this machine runs the containers),
         whether it was chosen by DOCKER_HOST or by a Docker context."""
         return str(self.client.api.base_url).startswith("http+docker://")
 
-    def host_info(self) -> dict[str, Any]:
+    def host_facts(self) -> HostFacts:
         """The machine the containers run on, as the engine sees it (may be remote)."""
         info = self.client.info()
-        return {
-            "hostname": info.get("Name"),
-            "cores": info.get("NCPU"),
-            "kernel": info.get("KernelVersion"),
-            "os": info.get("OperatingSystem"),
-            "memory_gib": round(info.get("MemTotal", 0) / 2**30, 1),
-        }
+        return HostFacts(
+            hostname=info.get("Name"),
+            cpu_model=cpu_model() if self.is_local() else "unknown (remote engine)",
+            cores=info.get("NCPU"),
+            kernel=info.get("KernelVersion"),
+            os=info.get("OperatingSystem"),
+            memory_gib=round(info.get("MemTotal", 0) / 2**30, 1),
+        )
+
+    def cpuset(self, requested: str | None, host: HostFacts) -> str | None:
+        """The requested cpuset, else every CPU of the host."""
+        return requested or f"0-{int(host.cores or 1) - 1}"
+
+    def prepare(
+        self, root: Path, runtimes: list[Runtime], build: bool, log: Log, on_build_line: Log
+    ) -> dict[str, ImageStatus]:
+        """Build missing or outdated images (``build``) or only report their state."""
+        if build:
+            return ensure_images(self, root, runtimes, log, on_build_line)
+        return {rt.id: image_status(self, root, rt) for rt in runtimes}
 
     def image(self, ref: str) -> tuple[str, dict[str, str]] | None:
         """(image id, labels) of a local image, or None when it is not there."""
@@ -187,7 +211,7 @@ class DockerBackend:
         finally:
             _remove_quietly(container)
 
-    def sweep(self, label_value: str | None = None) -> int:
+    def sweep(self, label_value: str | None = None) -> int:  # noqa: D102 (see Backend)
         """Remove every harness container (left by a crash); returns how many were removed."""
         selector = f"{LABEL}=true" if label_value is None else f"{LABEL}={label_value}"
         stray = self.client.containers.list(all=True, filters={"label": selector})

@@ -9,12 +9,20 @@ import contextlib
 import os
 import shlex
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.measure.backends.base import ExecRequest, Outcome, pump_lines, tail
+from harness.errors import ConfigError, ImageBuildError
+from harness.measure.backends.base import ExecRequest, Log, Outcome, pump_lines, tail
+from harness.measure.host import local_host
+from harness.measure.images import ImageStatus, probe_output
+from harness.measure.runtimes import Runtime
+from harness.store.meta import EngineFacts, HostFacts
+
+PROBE_TIMEOUT_S = 120.0  # a host interpreter's probe; generous for a cold JVM
 
 
 class LocalBackend:
@@ -26,6 +34,35 @@ class LocalBackend:
     def __init__(self, interpreters: dict[str, list[str]], workloads_dir: Path) -> None:
         self.interpreters = interpreters
         self.workloads_dir = workloads_dir
+
+    def prepare(
+        self, root: Path, runtimes: list[Runtime], build: bool, log: Log, on_build_line: Log
+    ) -> dict[str, ImageStatus]:
+        """Probe every interpreter (nothing to build); one that cannot start is failed."""
+        return {rt.id: self._probe(rt) for rt in runtimes}
+
+    def _probe(self, runtime: Runtime) -> ImageStatus:
+        try:
+            probe = probe_output(self, runtime, timeout_s=PROBE_TIMEOUT_S)
+        except ImageBuildError as exc:
+            return ImageStatus(runtime.id, "", "failed", reason=str(exc))
+        return ImageStatus(runtime.id, "", "built", probe=probe, action="probed")
+
+    def sweep(self) -> int:
+        """Host processes die with their session: nothing is ever left behind."""
+        return 0
+
+    def host_facts(self) -> HostFacts:
+        """This machine."""
+        return local_host()
+
+    def engine_facts(self) -> EngineFacts | None:
+        """No engine."""
+        return None
+
+    def cpuset(self, requested: str | None, host: HostFacts) -> str | None:
+        """Host processes are not pinned."""
+        return None
 
     def execute(self, request: ExecRequest, on_line: Callable[[str], None]) -> Outcome:
         """Run one runner process to completion (or timeout); it is killed on any exit path."""
@@ -66,6 +103,34 @@ class LocalBackend:
             stderr_tail=tail(stderr),
             duration_s=time.monotonic() - started,
         )
+
+
+def local_interpreters(specs: tuple[str, ...]) -> dict[str, list[str]]:
+    """`NAME=COMMAND` pairs (default: this interpreter as `local-python`)."""
+    if not specs:
+        return {"local-python": [sys.executable]}
+    parsed = {}
+    for spec in specs:
+        name, sep, command = spec.partition("=")
+        if not sep or not name or not command.strip():
+            raise ConfigError(f"--local {spec!r}: expected NAME=COMMAND, e.g. pypy=/usr/bin/pypy3")
+        parsed[name] = shlex.split(command)
+    return parsed
+
+
+def local_runtime(name: str) -> Runtime:
+    """A host interpreter as a runtime of its own (family ``local``)."""
+    return Runtime(
+        id=name,
+        family="local",
+        image="",
+        dockerfile="",
+        context="",
+        build_args={},
+        expected_gil=None,
+        warmups=1,
+        description="host interpreter (not containerised)",
+    )
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:

@@ -6,7 +6,6 @@ Everything comes from ``results.jsonl`` + ``meta.json``; same input, byte-identi
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,24 +15,21 @@ import numpy as np
 import pandas as pd
 
 from harness.analyse import stats
-from harness.analyse.run import (
+from harness.analyse.run import Analysis, RuntimeInfo, Speedup, analyse
+from harness.publish import charts
+from harness.publish import markdown as f
+from harness.publish.report import verdicts as v
+from harness.store import layout
+from harness.store.layout import REPORT_FILE
+from harness.store.meta import COMPLETE, RunMeta
+from harness.vocabulary import (
     LATENCY_KINDS,
     LATENCY_METRIC,
     NOT_SPEED_KINDS,
     PARALLEL_MODES,
-    Analysis,
-    RuntimeInfo,
-    Speedup,
-    analyse,
 )
-from harness.publish import charts
-from harness.publish import markdown as f
-from harness.publish.report import verdicts as v
 
-REPORT_FILE = "report.md"
-LATEST_FILE = "latest.md"
 FAILURES_HEADING = "Failed, unsupported and unavailable cells"
-MODE_ORDER = ("serial", *PARALLEL_MODES)
 
 
 def write_report(run_dir: Path, baseline: str | None = None) -> Path:
@@ -48,15 +44,8 @@ def write(a: Analysis) -> Path:
     """Write the report and charts of an existing analysis into its run folder."""
     images = charts.write_charts(a, a.run_dir)
     path = a.run_dir / REPORT_FILE
-    _write_text(path, render(a, images))
+    layout.write_text_atomic(path, render(a, images))
     return path
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write atomically: a reader never sees half a report."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def write_latest(run_dir: Path, reports_dir: Path) -> Path:
@@ -66,27 +55,7 @@ def write_latest(run_dir: Path, reports_dir: Path) -> Path:
     source = run_dir / REPORT_FILE
     if not source.is_file():
         write_report(run_dir)
-    prefix = Path(os.path.relpath(run_dir.resolve(), Path(reports_dir).resolve())).as_posix()
-    text = relink(source.read_text(encoding="utf-8"), prefix)
-    target = Path(reports_dir) / LATEST_FILE
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _write_text(target, text)
-    return target
-
-
-_LINK = re.compile(r"(!?\[[^\]]*\]\()([^)\s]+)\)")
-
-
-def relink(markdown: str, prefix: str) -> str:
-    """Prefix every relative link target (not ``#anchor``, absolute or ``scheme://``)."""
-
-    def fix(match: re.Match[str]) -> str:
-        target = match.group(2)
-        if target.startswith(("#", "/")) or "://" in target or target.startswith("mailto:"):
-            return match.group(0)
-        return f"{match.group(1)}{prefix}/{target})"
-
-    return _LINK.sub(fix, markdown)
+    return layout.write_latest(reports_dir, run_dir, source.read_text(encoding="utf-8"))
 
 
 def render(a: Analysis, images: dict[str, str]) -> str:
@@ -124,13 +93,17 @@ def anchor(heading: str) -> str:
     return f"#{slug}"
 
 
+def _or(value: object, default: str) -> object:
+    return default if value is None else value
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _time_span(meta: dict[str, Any]) -> str:
-    start = str(meta.get("started_at") or "")
-    end = str(meta.get("finished_at") or "")
+def _time_span(meta: RunMeta) -> str:
+    start = str(meta.started_at or "")
+    end = str(meta.finished_at or "")
     if not start:
         return "date unknown"
     s_date, _, s_time = start.rstrip("Z").partition("T")
@@ -199,36 +172,36 @@ def _beyond(a: Analysis, s: Speedup) -> str:
 
 def _headline(a: Analysis) -> str:
     meta = a.meta
-    host = meta.get("host") or {}
-    suite = (meta.get("suite") or {}).get("name", "?")
-    backend = meta.get("backend") or _first_value(a.df, "backend") or "?"
+    host = meta.host
+    suite = meta.suite_name or "?"
+    backend = meta.backend or _first_value(a.df, "backend") or "?"
     if backend == "local":
         where = "local: **not containerised** (host interpreters, no cpuset pinning)"
     else:
         where = f"{backend} (containerised)"
     pinning = []
-    if meta.get("cpuset") is not None:
-        pinning.append(f"cpuset `{meta['cpuset']}`")
-    if meta.get("cpus") is not None:
-        pinning.append(f"{meta['cpus']} CPUs")
-    if meta.get("memory_limit"):
-        pinning.append(f"memory limit {meta['memory_limit']}")
+    if meta.cpuset is not None:
+        pinning.append(f"cpuset `{meta.cpuset}`")
+    if meta.cpus is not None:
+        pinning.append(f"{meta.cpus} CPUs")
+    if meta.memory_limit:
+        pinning.append(f"memory limit {meta.memory_limit}")
     pinned = (
         f"; containers pinned to {', '.join(pinning)}" if pinning and backend != "local" else ""
     )
     machine = (
-        f"{host.get('cpu_model', 'unknown CPU')} ({host.get('cores', '?')} cores{pinned}), "
-        f"{host.get('os', '')} kernel {host.get('kernel', '?')}".replace(" ,", ",")
+        f"{_or(host.cpu_model, 'unknown CPU')} ({_or(host.cores, '?')} cores{pinned}), "
+        f"{_or(host.os, '')} kernel {_or(host.kernel, '?')}".replace(" ,", ",")
     )
     lines = [
-        f"# gilbench report: `{a.meta.get('run_id', a.run_dir.name)}`",
+        f"# gilbench report: `{meta.run_id or a.run_dir.name}`",
         "",
         f"**Suite:** `{suite}` · **date:** {_time_span(meta)} · **backend:** {where} · "
-        f"**status:** {meta.get('status', '?')}",
+        f"**status:** {meta.status}",
         "",
         f"**Machine:** {machine}.",
     ]
-    total, inside = meta.get("wall_total_s"), meta.get("workload_wall_s")
+    total, inside = meta.wall_total_s, meta.workload_wall_s
     if isinstance(total, int | float) and isinstance(inside, int | float) and total > 0:
         over = total - inside
         lines += [
@@ -237,8 +210,8 @@ def _headline(a: Analysis) -> str:
             f"({over / total:.0%}) was spent outside timed regions (image checks, container "
             "start-up, warm-ups, reporting).",
         ]
-    if meta.get("status") not in (None, "complete"):
-        lines += ["", f"> {v.WARN} The run is **{meta.get('status')}**: some cells may be missing."]
+    if meta.status not in (None, COMPLETE):
+        lines += ["", f"> {v.WARN} The run is **{meta.status}**: some cells may be missing."]
     max_n = int(a.cells["workers"].max()) if len(a.cells) else 0
     if a.cpus and max_n > a.cpus:
         lines += [
@@ -724,37 +697,38 @@ def _failures(a: Analysis) -> str:
 
 def _environment(a: Analysis) -> str:
     meta = a.meta
-    host = meta.get("host") or {}
-    docker = meta.get("docker") or {}
+    written = meta.to_dict()
+    host = written["host"]
+    docker = written["docker"] or {}
     items = [
         ("host", ", ".join(f"{k}: {host[k]}" for k in sorted(host)) or f.DASH),
         ("docker", ", ".join(f"{k}: {docker[k]}" for k in sorted(docker)) or f.DASH),
-        ("backend", meta.get("backend") or f.DASH),
+        ("backend", meta.backend or f.DASH),
         (
             "cpuset / CPUs / memory",
-            f"{meta.get('cpuset', f.DASH)} / {meta.get('cpus', f.DASH)} / "
-            f"{meta.get('memory_limit', f.DASH)}",
+            f"{written.get('cpuset', f.DASH)} / {written.get('cpus', f.DASH)} / "
+            f"{written.get('memory_limit', f.DASH)}",
         ),
-        ("harness revision", f"`{meta.get('harness_revision', '?')}`"),
-        ("started / finished", f"{meta.get('started_at', '?')} / {meta.get('finished_at', '?')}"),
+        ("harness revision", f"`{written.get('harness_revision', '?')}`"),
+        ("started / finished", f"{written.get('started_at')} / {written.get('finished_at')}"),
         (
             "wall total / in timed regions",
-            f"{f.seconds(meta.get('wall_total_s'))} / {f.seconds(meta.get('workload_wall_s'))}",
+            f"{f.seconds(meta.wall_total_s)} / {f.seconds(meta.workload_wall_s)}",
         ),
         ("baseline", f"`{a.baseline}`"),
         ("records", f"{len(a.df)} in {len(a.cells)} cells"),
     ]
     rows = []
-    for rid, entry in sorted((meta.get("runtimes") or {}).items()):
+    for rid, entry in sorted(meta.runtimes.items()):
         rows.append(
             [
                 rid,
-                entry.get("image") or f.DASH,
-                f"`{entry.get('image_id') or '—'}`",
-                f"`{entry.get('recipe_hash') or '—'}`",
+                entry.image or f.DASH,
+                f"`{entry.image_id or '—'}`",
+                f"`{entry.recipe_hash or '—'}`",
             ]
         )
-    suite = json.dumps(meta.get("suite") or {}, indent=2, sort_keys=True, ensure_ascii=False)
+    suite = json.dumps(meta.suite or {}, indent=2, sort_keys=True, ensure_ascii=False)
     parts = [
         "## Environment",
         "\n".join(f"- **{k}**: {val}" for k, val in items),
@@ -768,8 +742,8 @@ def _environment(a: Analysis) -> str:
 
 
 def _reproduce(a: Analysis) -> str:
-    command = a.meta.get("command") or "(the command was not recorded in meta.json)"
-    run_id = a.meta.get("run_id", a.run_dir.name)
+    command = a.meta.command or "(the command was not recorded in meta.json)"
+    run_id = a.meta.run_id or a.run_dir.name
     return (
         "## Reproduce\n\n"
         "Measure again (same suite and runtimes):\n\n"

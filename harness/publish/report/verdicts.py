@@ -11,9 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.analyse import stats
-from harness.analyse.run import LATENCY_METRIC, WAIT_KINDS, Analysis, Speedup
+from harness.analyse.run import Analysis, Speedup
 from harness.analyse.stats import Comparison, Estimate
 from harness.publish import markdown as f
+from harness.vocabulary import LATENCY_METRIC, WAIT_KINDS
 
 # --- thresholds -------------------------------------------------------------------------------
 # "Scales" = a significant speedup that realises at least half of the possible gain:

@@ -1,0 +1,66 @@
+"""The words every layer shares: modes, workload kinds, report order, the baseline, the ceiling.
+
+One place, so that the run driver, the statistics, the nights and the report cannot disagree
+on what "parallel", "waiting work" or "the N a verdict is judged at" mean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+SERIAL = "serial"
+PARALLEL_MODES = ("threads", "processes", "asyncio")
+MODES = (SERIAL, *PARALLEL_MODES)
+
+DEFAULT_BASELINE = "cpython-3.13"
+
+# Waiting (sleep, socket) needs no core, so N waiting units can overlap N-fold even on one core:
+# for these kinds the ceiling is N, for every other kind it is min(N, cores).
+WAIT_KINDS = frozenset({"io"})
+# Kinds that time the OS (sleeps, scheduling latency, fork/exec), not the interpreter: shown in
+# the serial table but left out of the "serial speed" and "free-threading cost" geometric means.
+NOT_SPEED_KINDS = frozenset({"io", "latency", "startup"})
+# Kinds whose threads mode is judged by latency inflation instead of a speedup.
+LATENCY_KINDS = frozenset({"latency"})
+# the mean, not the median: a thread that never yields the GIL (compiled Cython loops) delays a
+# few round trips by seconds and leaves the rest untouched, which only the mean shows
+LATENCY_METRIC = "extra.latency_ms_mean"
+STARTUP_KINDS = frozenset({"startup"})
+
+# Report order of the known workloads (the order of the claims); unknown ones follow by name.
+WORKLOAD_ORDER = ("cpu", "io", "clib", "contention", "alloc", "convoy", "spawn")
+
+
+def mode_rank(mode: str) -> int:
+    """Sort key for modes: serial, threads, processes, asyncio, then unknown modes."""
+    return MODES.index(mode) if mode in MODES else len(MODES)
+
+
+def workload_rank(workload: str) -> tuple[int, str]:
+    """Sort key: the known workloads in claim order, then the others by name."""
+    known = workload in WORKLOAD_ORDER
+    return (WORKLOAD_ORDER.index(workload) if known else len(WORKLOAD_ORDER), workload)
+
+
+def ceiling(kind: str | None, workers: int, cpus: int | None) -> int:
+    """The best speedup physics allows: N for waiting work, else min(N, cores)."""
+    if kind in WAIT_KINDS or cpus is None:
+        return workers
+    return min(workers, cpus)
+
+
+def pick_workers(kind: str | None, available: Iterable[int], cpus: int | None) -> int | None:
+    """The N a verdict is judged at: the largest N >= 2 that fits the cores (any N for I/O)."""
+    ns = sorted({int(n) for n in available if n >= 2})
+    if not ns:
+        return None
+    if kind in WAIT_KINDS or cpus is None:
+        return ns[-1]
+    within = [n for n in ns if n <= cpus]
+    return within[-1] if within else ns[0]
+
+
+def find_twins(runtime_ids: Iterable[str]) -> dict[str, str]:
+    """Free-threaded builds and their GIL twin, by convention: ``<id>t`` pairs with ``<id>``."""
+    ids = set(runtime_ids)
+    return {rid: rid[:-1] for rid in sorted(ids) if rid.endswith("t") and rid[:-1] in ids}
