@@ -11,44 +11,21 @@ import asyncio
 from gilbench_common import crc, payload, perf_counter
 
 
-async def _echo_reversed(reader, writer, length):
-    try:
-        while True:
-            try:
-                data = await reader.readexactly(length)
-            except asyncio.IncompleteReadError:
-                break
-            writer.write(data[::-1])
-            await writer.drain()
-    finally:
-        writer.close()
-
-
 async def io_unit(size, index):
-    """Same work and checksum as wl_io.unit: sleep + loopback TCP round trip, SIZE times."""
+    """Same work and checksum as wl_io.unit: SIZE round trips with the delayed-answer peer."""
     import wl_io
 
     length = wl_io.PAYLOAD_LEN
-
-    def handler(reader, writer):
-        return _echo_reversed(reader, writer, length)
-
-    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    host, port = wl_io.peer_address()
+    reader, writer = await asyncio.open_connection(host, port)
     try:
-        host, port = server.sockets[0].getsockname()[:2]
-        reader, writer = await asyncio.open_connection(host, port)
-        try:
-            value = 0
-            for step in range(size):
-                await asyncio.sleep(wl_io.SLEEP_S)
-                writer.write(payload(index, step, length))
-                await writer.drain()
-                value = crc(await reader.readexactly(length), value)
-        finally:
-            writer.close()
+        value = 0
+        for step in range(size):
+            writer.write(payload(index, step, length))
+            await writer.drain()
+            value = crc(await reader.readexactly(length), value)
     finally:
-        server.close()
-        await server.wait_closed()
+        writer.close()
     return "%08x" % value
 
 

@@ -8,6 +8,7 @@ from __future__ import print_function, division
 
 import hashlib
 import os
+import platform
 import socket
 import sys
 import time
@@ -19,8 +20,32 @@ except NameError:
     xrange = range
 
 PY2 = sys.version_info[0] == 2
-IS_JAVA = sys.platform.startswith("java")
-IS_CLI = sys.platform == "cli"
+
+
+def _implementation():
+    """cpython, pypy, jython, ironpython: by sys.implementation / platform, never sys.platform
+    (IronPython 3 says "linux")."""
+    name = getattr(getattr(sys, "implementation", None), "name", None)
+    if not name:
+        try:
+            name = platform.python_implementation()
+        except Exception:
+            name = ""
+    return str(name).lower()
+
+
+IMPLEMENTATION = _implementation()
+IS_JAVA = IMPLEMENTATION == "jython" or sys.platform.startswith("java")
+IS_CLI = IMPLEMENTATION == "ironpython" or sys.platform == "cli"
+
+# What a platform call may raise: on Jython a java.lang.Throwable is not an Exception.
+PLATFORM_ERRORS = (Exception,)
+if IS_JAVA:
+    try:
+        from java.lang import Throwable as _JavaThrowable
+        PLATFORM_ERRORS = (Exception, _JavaThrowable)
+    except ImportError:
+        pass
 
 perf_counter = getattr(time, "perf_counter", time.time)
 if IS_JAVA and not hasattr(time, "perf_counter"):
@@ -29,7 +54,7 @@ if IS_JAVA and not hasattr(time, "perf_counter"):
 
         def perf_counter():
             return _JavaSystem.nanoTime() / 1e9
-    except Exception:
+    except PLATFORM_ERRORS:
         pass
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -85,7 +110,7 @@ def _make_cpu_timer():
             from java.lang.management import ManagementFactory
             bean = ManagementFactory.getOperatingSystemMXBean()
             candidates.append((lambda: bean.getProcessCpuTime() / 1e9, "jmx-process"))
-        except Exception:
+        except PLATFORM_ERRORS:
             pass
     process_time = getattr(time, "process_time", None)
     if process_time is not None:
@@ -99,7 +124,7 @@ def _make_cpu_timer():
             if value is not None and value >= 0:
                 float(value)
                 return func, name
-        except Exception:
+        except PLATFORM_ERRORS:
             continue
     return (lambda: None), None
 
@@ -112,7 +137,7 @@ def cpu_time():
     try:
         value = _cpu_timer()
         return None if value is None else float(value)
-    except Exception:
+    except PLATFORM_ERRORS:
         return None
 
 
@@ -133,6 +158,16 @@ def combine_checksums(pairs):
 
 def crc(data, value=0):
     return zlib.crc32(data, value) & 0xffffffff
+
+
+def lcg_bytes(seed, length):
+    """Deterministic pseudo-random bytes: the top byte of a 32-bit LCG (Numerical Recipes)."""
+    out = bytearray(length)
+    state = seed & 0xffffffff
+    for i in xrange(length):
+        state = (1664525 * state + 1013904223) & 0xffffffff
+        out[i] = state >> 24
+    return bytes(out)  # bytes on Python 3, str on Python 2 / Jython
 
 
 # --- workload discovery ---------------------------------------------------------------------
@@ -198,31 +233,6 @@ def workload_info(name, module):
     }
 
 
-# --- the unit task run by both process pools ------------------------------------------------
-
-def run_unit_task(workload, size, index):
-    """Run one unit in this (worker) process, timing it with this process's own clocks.
-    Module-level so multiprocessing can pickle it under any start method."""
-    try:
-        module = load_workload(workload)
-        cpu0 = cpu_time()
-        t0 = perf_counter()
-        checksum = module.unit(size, index)
-        wall = perf_counter() - t0
-        cpu = cpu_delta(cpu0, cpu_time())
-    except Exception as exc:
-        return {"index": index, "ok": False, "error": describe_exception(exc)}
-    return {"index": index, "ok": True, "checksum": str(checksum), "wall_s": wall,
-            "cpu_s": cpu, "pid": os.getpid()}
-
-
-def warm_task(workload, pause):
-    """Pool warm-up: import the workload and report this worker's pid."""
-    load_workload(workload)
-    time.sleep(pause)
-    return os.getpid()
-
-
 # --- loopback TCP -------------------------------------------------------------------------
 
 def _recv_exact(sock, count):
@@ -253,7 +263,7 @@ class LoopbackPair(object):
             self.client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             self.client.connect(self.listener.getsockname())
             self.server, _ = self.listener.accept()
-        except:  # noqa: E722
+        except PLATFORM_ERRORS:
             self.close()
             raise
         for sock in (self.client, self.server):
@@ -292,3 +302,43 @@ def percentile(sorted_values, fraction):
     rank = int(fraction * len(sorted_values) + 0.999999999)
     rank = min(max(rank, 1), len(sorted_values))
     return sorted_values[rank - 1]
+
+
+# --- helpers for workloads with their own measure() ------------------------------------------
+
+def run_units(mode, workers, func, size):
+    """Run func(size, index) for index 0..workers-1, one after another (serial) or each in its
+    own thread (threads). Returns ([(index, checksum)], [(index, wall_s)])."""
+    results = [None] * workers
+
+    def body(index):
+        try:
+            t0 = perf_counter()
+            value = func(size, index)
+            results[index] = (True, value, perf_counter() - t0)
+        except PLATFORM_ERRORS:
+            results[index] = (False, sys.exc_info()[1], None)
+
+    if mode == "threads":
+        import threading
+        threads = [threading.Thread(target=body, args=(index,)) for index in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    else:
+        for index in range(workers):
+            body(index)
+    for index, item in enumerate(results):
+        if item is None:
+            raise RuntimeError("unit %d finished without a result" % index)
+        if not item[0]:
+            raise item[1]
+    return ([(i, r[1]) for i, r in enumerate(results)],
+            [(i, round(r[2], 6)) for i, r in enumerate(results)])
+
+
+def supported_modes(modes, unsupported):
+    """MODES minus the modes this runtime cannot run (``unsupported``: {mode: reason}): the
+    runner turns a requested mode missing from MODES into an ``unsupported`` record (n/a)."""
+    return tuple(mode for mode in modes if mode not in unsupported)

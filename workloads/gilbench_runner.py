@@ -2,7 +2,8 @@
 prints one JSON record per measurement on stdout (docs/formats.md, "The in-container runner").
 
     gilbench_runner.py --workload cpu --modes serial,threads,processes --workers 1,2,4 \
-                       --size 3000 --reps 5 --warmups 1 [--pool auto|multiprocessing|subprocess]
+                       --size 3000 --reps 5 --warmups 1 [--pool auto|multiprocessing|subprocess] \
+                       [--scaling-min-unit-s 0.1] [--invocation K] [--interleave [--order-seed S]]
     gilbench_runner.py --list
     gilbench_runner.py --serve --workload cpu     (internal: a subprocess-pool worker)
 
@@ -14,7 +15,9 @@ from __future__ import print_function, division
 
 import argparse
 import json
+import math
 import os
+import random
 import sys
 import time
 
@@ -25,13 +28,18 @@ if HERE not in sys.path:
 import gilbench_common as common  # noqa: E402
 import probe  # noqa: E402
 
-SCHEMA = 1
+# Record schema history: 1 -- first format; 2 -- adds invocation, position, order_seed, sizing,
+# unit_s, pool_roundtrip_s, cpuset_busy_s, steal_s, others_cpu_s (all additive).
+SCHEMA = 2
 PROG = "gilbench_runner"
 POOL_KINDS = ("auto", "multiprocessing", "subprocess")
 MAX_WARMUP_REPS = 200  # --warmup-seconds never makes a cell run longer than this many warm-ups
 TASK_TIMEOUT_S = 24 * 3600        # the harness enforces the real (per-container) timeout
 WARM_ROUNDS = 20                  # pool warm-up rounds until every worker has answered
+ROUNDTRIP_ROUNDS = 20             # empty-task rounds timed per processes cell
+MAX_SCALE = 1000                  # calibration never multiplies the suite size by more
 CLOSE_TIMEOUT_S = 30
+PROC_STAT = "/proc/stat"
 
 # Records go to the real stdout; anything else printing to sys.stdout lands on stderr.
 _OUT = sys.stdout
@@ -51,6 +59,21 @@ def current_error():
     """Text of the exception being handled -- also Java/.NET exceptions, which on Jython do
     not derive from Exception (hence the bare excepts around workload code)."""
     return common.describe_exception(sys.exc_info()[1])
+
+
+def as_text(data):
+    """Pipe data as text: json.loads on a 3.4-level runtime (IronPython) refuses bytes."""
+    if isinstance(data, bytes) and not isinstance(data, str):
+        return data.decode("utf-8")
+    return data
+
+
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
 
 
 class UsageError(Exception):
@@ -84,6 +107,15 @@ def _parser():
                         help="processes-mode pool: auto (multiprocessing where it works, else "
                              "subprocess), multiprocessing, subprocess (default: $GILBENCH_POOL "
                              "or auto)")
+    parser.add_argument("--scaling-min-unit-s", default="0",
+                        help="scale the size of the scaling cells up until one serial unit "
+                             "takes at least this many seconds (default 0: off)")
+    parser.add_argument("--invocation", default="0",
+                        help="invocation number copied into every record (default 0)")
+    parser.add_argument("--interleave", action="store_true",
+                        help="run repetition r of every cell, then repetition r+1, ...")
+    parser.add_argument("--order-seed", default=None,
+                        help="with --interleave: shuffle the cells of each round with this seed")
     parser.add_argument("--list", action="store_true", help="one JSON line per workload")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     return parser
@@ -104,7 +136,7 @@ def _float(text, what):
         value = float(str(text).strip())
     except ValueError:
         raise UsageError("%s: %r is not a number" % (what, text))
-    if value < 0:
+    if value < 0 or value != value:
         raise UsageError("%s must be >= 0, got %s" % (what, text))
     return value
 
@@ -156,6 +188,14 @@ def parse_args(argv):
     opts.reps = _int(args.reps, "--reps", 1)
     opts.warmups = _int(args.warmups, "--warmups", 0)
     opts.warmup_seconds = _float(args.warmup_seconds, "--warmup-seconds")
+    opts.min_unit_s = _float(args.scaling_min_unit_s, "--scaling-min-unit-s")
+    opts.invocation = _int(args.invocation, "--invocation", 0)
+    opts.interleave = args.interleave
+    opts.order_seed = None
+    if args.order_seed is not None:
+        if not opts.interleave:
+            raise UsageError("--order-seed needs --interleave")
+        opts.order_seed = _int(args.order_seed, "--order-seed", 0)
     opts.first_cell = True
     pool = args.pool if args.pool is not None else os.environ.get("GILBENCH_POOL", "auto")
     pool = (pool or "auto").strip()
@@ -166,7 +206,59 @@ def parse_args(argv):
     return opts
 
 
-# --- executors: one per (mode) -- they time `workers` units -----------------------------------
+# --- noisy neighbours: host-wide per-CPU counters -----------------------------------------
+
+def _clock_ticks():
+    try:
+        return float(os.sysconf("SC_CLK_TCK"))
+    except:  # noqa: E722 -- no os.sysconf on Jython / IronPython
+        return 100.0
+
+
+class CpuCounters(object):
+    """Busy and steal seconds of some CPUs from /proc/stat (host-wide, also in a container).
+    busy = user + nice + system + irq + softirq + steal (everything but idle and iowait; guest
+    time is already inside user/nice)."""
+
+    def __init__(self, cpus, path=PROC_STAT):
+        self.cpus = None if cpus is None else set(cpus)
+        self.path = path
+        self.hz = _clock_ticks()
+
+    def read(self):
+        """(busy_s, steal_s) summed over the CPUs, or None where the file cannot be read."""
+        try:
+            with open(self.path) as handle:
+                lines = handle.readlines()
+            busy = steal = seen = 0
+            for line in lines:
+                parts = line.split()
+                if not parts or not parts[0].startswith("cpu") or parts[0] == "cpu":
+                    continue
+                if self.cpus is not None and int(parts[0][3:]) not in self.cpus:
+                    continue
+                ticks = [int(value) for value in parts[1:9]] + [0] * 8
+                busy += ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7]
+                steal += ticks[7]
+                seen += 1
+        except:  # noqa: E722 -- unreadable or unexpected: no data, never a failed cell
+            return None
+        if not seen:
+            return None
+        return busy / self.hz, steal / self.hz
+
+
+def neighbour_fields(before, after, cpu_s):
+    """cpuset_busy_s, steal_s, others_cpu_s of one measurement (None where unknown)."""
+    if before is None or after is None:
+        return {"cpuset_busy_s": None, "steal_s": None, "others_cpu_s": None}
+    busy = max(0.0, after[0] - before[0])
+    others = None if cpu_s is None else max(0.0, busy - cpu_s)
+    return {"cpuset_busy_s": round(busy, 6), "steal_s": round(max(0.0, after[1] - before[1]), 6),
+            "others_cpu_s": None if others is None else round(others, 6)}
+
+
+# --- executors: one per (mode, size) -- they time `workers` units ----------------------------
 
 def _unit_result(checksums, walls, cpu_s, extra=None):
     """checksums: [(index, checksum)], walls: [(index, seconds)]."""
@@ -179,7 +271,7 @@ def _unit_result(checksums, walls, cpu_s, extra=None):
 class SerialExecutor(object):
     pool = None
 
-    def __init__(self, module, workload, size, max_workers):
+    def __init__(self, module, workload, size, workers_list):
         self.module = module
         self.size = size
 
@@ -204,7 +296,7 @@ class SerialExecutor(object):
 class ThreadExecutor(object):
     pool = None
 
-    def __init__(self, module, workload, size, max_workers):
+    def __init__(self, module, workload, size, workers_list):
         try:
             import threading
         except ImportError:
@@ -250,7 +342,7 @@ class ThreadExecutor(object):
 class AsyncioExecutor(object):
     pool = None
 
-    def __init__(self, module, workload, size, max_workers):
+    def __init__(self, module, workload, size, workers_list):
         try:
             import asyncio  # noqa: F401
         except ImportError:
@@ -286,7 +378,7 @@ class MeasureExecutor(object):
     """Workloads with their own measure(mode, workers, size) -> (checksum, extra)."""
     pool = None
 
-    def __init__(self, module, workload, size, max_workers, mode):
+    def __init__(self, module, workload, size, workers_list, mode):
         self.module = module
         self.size = size
         self.mode = mode
@@ -303,16 +395,60 @@ class MeasureExecutor(object):
         pass
 
 
+# --- pool workers: the workload is imported once per worker, never per task -----------------
+
+_WORKER = {"module": None, "error": None}
+
+
+def worker_init(workload, catalogue):
+    """Pool-worker start-up: import the workload once (an error is answered by every task)."""
+    try:
+        _WORKER["module"] = common.load_workload(workload, catalogue)
+    except:  # noqa: E722 -- a raising initializer makes multiprocessing respawn it for ever
+        _WORKER["error"] = current_error()
+
+
+def timed_unit(module, size, index):
+    """One unit timed with this (worker) process's own clocks -> the answer dict."""
+    try:
+        cpu0 = common.cpu_time()
+        t0 = common.perf_counter()
+        checksum = module.unit(size, index)
+        wall = common.perf_counter() - t0
+        cpu = common.cpu_delta(cpu0, common.cpu_time())
+    except KeyboardInterrupt:
+        raise
+    except:  # noqa: E722 -- Java/.NET exceptions too
+        return {"index": index, "ok": False, "error": current_error()}
+    return {"index": index, "ok": True, "checksum": str(checksum), "wall_s": wall,
+            "cpu_s": cpu, "pid": os.getpid()}
+
+
+def task_unit(size, index):
+    if _WORKER["module"] is None:
+        return {"index": index, "ok": False, "error": _WORKER["error"] or "worker not set up"}
+    return timed_unit(_WORKER["module"], size, index)
+
+
+def task_ping(index):
+    """The empty task: what a round trip through the pool costs without any work."""
+    return {"index": index, "ok": True, "pid": os.getpid()}
+
+
+def task_warm(pause):
+    time.sleep(pause)
+    return os.getpid()
+
+
 # --- process pools ------------------------------------------------------------------------
 
 class MultiprocessingPool(object):
     kind = "multiprocessing"
 
-    def __init__(self, workload, processes):
+    def __init__(self, workload, catalogue, processes):
         import multiprocessing
-        self.workload = workload
         self.processes = processes
-        self.pool = multiprocessing.Pool(processes)
+        self.pool = multiprocessing.Pool(processes, worker_init, (workload, catalogue))
         try:
             self._warm()
         except:  # noqa: E722
@@ -321,11 +457,10 @@ class MultiprocessingPool(object):
             raise
 
     def _warm(self):
-        """Import the workload in the workers and wait until every one of them has answered."""
+        """Wait until every worker has started (and imported the workload) and answered."""
         pids = set()
         for _ in range(WARM_ROUNDS):
-            pending = [self.pool.apply_async(common.warm_task, (self.workload, 0.02))
-                       for _ in range(self.processes)]
+            pending = [self.pool.apply_async(task_warm, (0.02,)) for _ in range(self.processes)]
             for item in pending:
                 pids.add(item.get(TASK_TIMEOUT_S))
             if len(pids) >= self.processes:
@@ -333,10 +468,15 @@ class MultiprocessingPool(object):
         log("multiprocessing pool: only %d of %d workers answered the warm-up"
             % (len(pids), self.processes))
 
-    def run(self, size, workers):
-        pending = [self.pool.apply_async(common.run_unit_task, (self.workload, size, index))
-                   for index in range(workers)]
+    def _map(self, func, argses):
+        pending = [self.pool.apply_async(func, args) for args in argses]
         return [item.get(TASK_TIMEOUT_S) for item in pending]
+
+    def run(self, size, workers):
+        return self._map(task_unit, [(size, index) for index in range(workers)])
+
+    def ping(self, workers):
+        return self._map(task_ping, [(index,) for index in range(workers)])
 
     def close(self):
         self.pool.close()
@@ -345,11 +485,11 @@ class MultiprocessingPool(object):
 
 class SubprocessPool(object):
     """Portable pool: N children of the same runtime running this file in --serve mode,
-    speaking JSON lines over their stdin/stdout (Jython and IronPython have no working
-    multiprocessing.Pool)."""
+    speaking JSON lines over binary pipes (Jython and IronPython have no working
+    multiprocessing.Pool; IronPython's pipes give bytes, which its json.loads refuses)."""
     kind = "subprocess"
 
-    def __init__(self, workload, processes):
+    def __init__(self, workload, catalogue, processes):
         import subprocess
         command = probe.interpreter_command() + [os.path.abspath(__file__), "--serve",
                                                  "--workload", workload]
@@ -359,8 +499,7 @@ class SubprocessPool(object):
         try:
             for _ in range(processes):
                 self.children.append(subprocess.Popen(
-                    command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                    universal_newlines=True))
+                    command, stdin=subprocess.PIPE, stdout=subprocess.PIPE))
             for child in self.children:   # all start in parallel; wait for each one's hello
                 hello = self._read(child)
                 if not hello.get("ready"):
@@ -371,7 +510,7 @@ class SubprocessPool(object):
             raise
 
     def _read(self, child):
-        line = child.stdout.readline()
+        line = as_text(child.stdout.readline())
         if not line:
             child.poll()
             raise RuntimeError("pool worker pid %s exited (code %s) without answering"
@@ -382,21 +521,29 @@ class SubprocessPool(object):
             raise RuntimeError("pool worker pid %s wrote a non-JSON line: %r"
                                % (child.pid, line[:200]))
 
-    def run(self, size, workers):
+    def _exchange(self, tasks):
+        """Send task i to child i, then read every answer."""
         if self.broken:
             raise RuntimeError("subprocess pool is unusable after an earlier error: %s"
                                % self.broken)
-        if workers > len(self.children):
-            raise RuntimeError("pool has %d workers, %d requested" % (len(self.children), workers))
+        if len(tasks) > len(self.children):
+            raise RuntimeError("pool has %d workers, %d requested"
+                               % (len(self.children), len(tasks)))
         try:
-            for index in range(workers):
+            for index, task in enumerate(tasks):
                 stdin = self.children[index].stdin
-                stdin.write(json.dumps({"size": size, "index": index}) + "\n")
+                stdin.write((json.dumps(task) + "\n").encode("ascii"))
                 stdin.flush()
-            return [self._read(self.children[index]) for index in range(workers)]
+            return [self._read(self.children[index]) for index in range(len(tasks))]
         except:  # noqa: E722 -- answers may now be out of step with the tasks
             self.broken = current_error()
             raise
+
+    def run(self, size, workers):
+        return self._exchange([{"size": size, "index": index} for index in range(workers)])
+
+    def ping(self, workers):
+        return self._exchange([{"ping": True, "index": index} for index in range(workers)])
 
     def close(self):
         for child in self.children:
@@ -422,11 +569,11 @@ class SubprocessPool(object):
         self.children = []
 
 
-def make_pool(kind, workload, processes):
+def make_pool(kind, workload, catalogue, processes):
     """Returns (pool, fallback_reason)."""
     if kind in ("auto", "multiprocessing"):
         try:
-            return MultiprocessingPool(workload, processes), None
+            return MultiprocessingPool(workload, catalogue, processes), None
         except KeyboardInterrupt:
             raise
         except:  # noqa: E722
@@ -434,20 +581,25 @@ def make_pool(kind, workload, processes):
             if kind == "multiprocessing":
                 raise RuntimeError(reason)
             log("%s; using the subprocess pool" % reason)
-            return SubprocessPool(workload, processes), reason
-    return SubprocessPool(workload, processes), None
+            return SubprocessPool(workload, catalogue, processes), reason
+    return SubprocessPool(workload, catalogue, processes), None
 
 
 class ProcessExecutor(object):
-    def __init__(self, module, workload, size, max_workers, pool_kind, warm_seconds=0.0):
+    def __init__(self, module, workload, size, workers_list, pool_kind, catalogue,
+                 warm_seconds=0.0):
         try:
             import subprocess  # noqa: F401
         except ImportError:
             raise Unsupported("this runtime has no subprocess module")
         self.size = size
-        self.impl, self.fallback = make_pool(pool_kind, workload, max_workers)
+        self.impl, self.fallback = make_pool(pool_kind, workload, catalogue, max(workers_list))
         self.pool = self.impl.kind
-        self.jit_warm_rounds = self._warm_jit(max_workers, warm_seconds)
+        self.jit_warm_rounds = self._warm_jit(max(workers_list), warm_seconds)
+        self.roundtrips = dict((workers, self._roundtrip(workers)) for workers in workers_list)
+
+    def roundtrip(self, workers):
+        return self.roundtrips.get(workers)
 
     def _warm_jit(self, max_workers, seconds):
         """Every pool worker is a fresh interpreter: on a JIT runtime (--warmup-seconds > 0)
@@ -458,6 +610,15 @@ class ProcessExecutor(object):
             self.impl.run(self.size, max_workers)
             rounds += 1
         return rounds
+
+    def _roundtrip(self, workers):
+        """Median wall time of handing `workers` empty tasks to the pool and collecting them."""
+        times = []
+        for _ in range(ROUNDTRIP_ROUNDS):
+            start = common.perf_counter()
+            self.impl.ping(workers)
+            times.append(common.perf_counter() - start)
+        return median(times)
 
     def run(self, workers):
         cpu0 = common.cpu_time()
@@ -486,23 +647,83 @@ class ProcessExecutor(object):
         self.impl.close()
 
 
-def make_executor(mode, module, workload, size, max_workers, pool_kind, warm_seconds=0.0):
+def make_executor(mode, module, size, opts):
+    workload, workers_list = opts.workload, opts.workers
     if hasattr(module, "measure"):
         if mode == "threads":
-            ThreadExecutor(module, workload, size, max_workers)   # checks threading exists
-        return MeasureExecutor(module, workload, size, max_workers, mode)
+            ThreadExecutor(module, workload, size, workers_list)   # checks threading exists
+        return MeasureExecutor(module, workload, size, workers_list, mode)
     if mode == "serial":
-        return SerialExecutor(module, workload, size, max_workers)
+        return SerialExecutor(module, workload, size, workers_list)
     if mode == "threads":
-        return ThreadExecutor(module, workload, size, max_workers)
+        return ThreadExecutor(module, workload, size, workers_list)
     if mode == "asyncio":
-        return AsyncioExecutor(module, workload, size, max_workers)
+        return AsyncioExecutor(module, workload, size, workers_list)
     if mode == "processes":
-        return ProcessExecutor(module, workload, size, max_workers, pool_kind, warm_seconds)
+        return ProcessExecutor(module, workload, size, workers_list, opts.pool, opts.catalogue,
+                               opts.warmup_seconds)
     raise Unsupported("unknown mode %r" % mode)
 
 
-# --- records ------------------------------------------------------------------------------
+# --- calibration: scaling cells get units long enough to scale ------------------------------
+
+def calibrate(module, size, opts):
+    """(size for the scaling cells, measured unit seconds or None). Times one serial unit at the
+    suite size after the warm-up; scales the size by ceil(min_unit_s / t), at most MAX_SCALE."""
+    if opts.min_unit_s <= 0 or hasattr(module, "measure"):
+        return size, None
+    try:
+        warmed = 0
+        deadline = common.perf_counter() + opts.warmup_seconds
+        while warmed < max(1, opts.warmups) or (common.perf_counter() < deadline
+                                                and warmed < MAX_WARMUP_REPS):
+            module.unit(size, 0)
+            warmed += 1
+        start = common.perf_counter()
+        module.unit(size, 0)
+        unit_s = common.perf_counter() - start
+    except KeyboardInterrupt:
+        raise
+    except:  # noqa: E722 -- the cells themselves will record the error
+        log("calibration of %s failed (%s); fixed size" % (opts.workload, current_error()))
+        return size, None
+    if unit_s >= opts.min_unit_s:
+        return size, unit_s
+    factor = MAX_SCALE if unit_s <= 0 else min(MAX_SCALE, int(math.ceil(opts.min_unit_s / unit_s)))
+    log("%s: one unit of size %d took %.4f s < %.3f s; scaling cells use size %d (x%d)"
+        % (opts.workload, size, unit_s, opts.min_unit_s, size * factor, factor))
+    return size * factor, unit_s
+
+
+# --- cells and records ----------------------------------------------------------------------
+
+class Cell(object):
+    """One (mode, workers, size) cell and its progress within this invocation."""
+
+    def __init__(self, mode, workers, size, sizing, unit_s):
+        self.mode = mode
+        self.workers = workers
+        self.size = size
+        self.sizing = sizing
+        self.unit_s = unit_s
+        self.rep = 0
+        self.failed = False
+
+    def group(self):
+        return (self.mode, self.size)
+
+
+def plan_cells(modes, workers_list, size, scaled_size, unit_s):
+    """Cells in run order. Calibrated: the serial cells at the suite size (cross-runtime speed,
+    `fixed`), then every mode at the calibrated size (`calibrated`)."""
+    if scaled_size == size:
+        return [Cell(mode, workers, size, "fixed", None)
+                for mode in modes for workers in workers_list]
+    fixed = [Cell("serial", workers, size, "fixed", None)
+             for workers in workers_list if "serial" in modes]
+    return fixed + [Cell(mode, workers, scaled_size, "calibrated", unit_s)
+                    for mode in modes for workers in workers_list]
+
 
 _FACTS = {}
 
@@ -514,7 +735,7 @@ def _facts():
     return _FACTS
 
 
-def base_record(workload, kind, mode, workers, size, rep, warmup):
+def base_record(workload, kind, cell, opts, warmup):
     facts = _facts()
     return {
         "schema": SCHEMA,
@@ -523,13 +744,22 @@ def base_record(workload, kind, mode, workers, size, rep, warmup):
         "gil_enabled": probe.gil_enabled(),    # live: an import may have re-enabled the GIL
         "workload": workload,
         "kind": kind,
-        "mode": mode,
-        "workers": workers,
-        "size": size,
-        "rep": rep,
+        "mode": cell.mode,
+        "workers": cell.workers,
+        "size": cell.size,
+        "sizing": cell.sizing,
+        "unit_s": cell.unit_s,
+        "rep": cell.rep,
         "warmup": warmup,
+        "invocation": opts.invocation,
+        "order_seed": opts.order_seed,
+        "position": None,
         "wall_s": None,
         "cpu_s": None,
+        "pool_roundtrip_s": None,
+        "cpuset_busy_s": None,
+        "steal_s": None,
+        "others_cpu_s": None,
         "ok": False,
         "error": None,
         "unsupported": False,
@@ -546,8 +776,151 @@ def _finish(record):
     emit(record)
 
 
+class SetupFailure(object):
+    """Why the executor of a (mode, size) group could not be started."""
+
+    def __init__(self, error, unsupported):
+        self.error = error
+        self.unsupported = unsupported
+
+
+class Invocation(object):
+    """Runs the cells of one workload in this process: executors, counters, positions."""
+
+    def __init__(self, module, opts):
+        self.module = module
+        self.opts = opts
+        self.executors = {}
+        self.position = 0
+        self.counters = CpuCounters(probe.allowed_cpus())
+
+    def fail(self, cell, error, unsupported):
+        record = base_record(self.opts.workload, self.module.KIND, cell, self.opts, False)
+        record["error"] = error
+        record["unsupported"] = unsupported
+        _finish(record)
+        cell.failed = True
+
+    def open(self, cells):
+        """Start the executor of each (mode, size) group; its cells fail if that cannot be."""
+        for cell in cells:
+            group = cell.group()
+            if group not in self.executors:
+                self.executors[group] = self._start(cell.mode, cell.size)
+            executor = self.executors[group]
+            if isinstance(executor, SetupFailure):
+                self.fail(cell, executor.error, executor.unsupported)
+
+    def _start(self, mode, size):
+        """The executor, or a SetupFailure when it cannot exist."""
+        module = self.module
+        reason = getattr(module, "UNSUPPORTED", {}).get(mode)
+        if reason:  # the workload says why this mode cannot exist in this runtime
+            return SetupFailure(reason, True)
+        if mode not in module.MODES:
+            return SetupFailure("workload %s does not define mode %s (its modes: %s)"
+                                % (self.opts.workload, mode, ", ".join(module.MODES)), True)
+        try:
+            return make_executor(mode, module, size, self.opts)
+        except KeyboardInterrupt:
+            raise
+        except Unsupported:
+            return SetupFailure(str(sys.exc_info()[1]), True)
+        except:  # noqa: E722
+            return SetupFailure("%s setup failed: %s" % (mode, current_error()), False)
+
+    def close(self, cells):
+        for group in _unique([cell.group() for cell in cells]):
+            executor = self.executors.pop(group, None)
+            if executor is None or isinstance(executor, SetupFailure):
+                continue
+            try:
+                executor.close()
+            except Exception:
+                log("closing the %s executor failed: %s" % (group[0], current_error()))
+
+    def warm(self, cell):
+        """Warm-up reps: --warmups, and on the process's first cell at least --warmup-seconds
+        (its warm-up records show the whole curve; it also warms the JIT for later cells)."""
+        budget = self.opts.warmup_seconds if self.opts.first_cell else 0.0
+        self.opts.first_cell = False
+        warmed = 0.0
+        while not cell.failed and (cell.rep < self.opts.warmups or
+                                   (warmed < budget and cell.rep < MAX_WARMUP_REPS)):
+            record = self.measure(cell, True)
+            if record["ok"]:
+                warmed += record["wall_s"]
+
+    def measure(self, cell, warmup):
+        """One repetition of a cell -> its emitted record; a raising workload fails the cell."""
+        opts = self.opts
+        executor = self.executors[cell.group()]
+        record = base_record(opts.workload, self.module.KIND, cell, opts, warmup)
+        record["pool"] = executor.pool
+        record["position"] = self.position
+        self.position += 1
+        if cell.mode == "processes" and executor.pool is not None:
+            record["pool_roundtrip_s"] = executor.roundtrip(cell.workers)
+        before = self.counters.read()
+        try:
+            result = executor.run(cell.workers)
+        except KeyboardInterrupt:
+            raise
+        except:  # noqa: E722 -- the workload raised: record it, skip the rest of the cell
+            record["error"] = current_error()
+            _finish(record)
+            log("%s %s workers=%d rep %d failed: %s"
+                % (opts.workload, cell.mode, cell.workers, cell.rep, record["error"]))
+            cell.failed = True
+            return record
+        after = self.counters.read()
+        record.update(result)
+        record.update(neighbour_fields(before, after, record["cpu_s"]))
+        record["extra"]["cpu_timer"] = common.CPU_TIMER_NAME
+        record["ok"] = True
+        _finish(record)
+        cell.rep += 1
+        return record
+
+    def steady(self, cell):
+        if not cell.failed:
+            self.measure(cell, False)
+
+    def run_sequential(self, cells):
+        """All repetitions of a cell, then the next cell; one executor group open at a time."""
+        groups = _unique([cell.group() for cell in cells])
+        for group in groups:
+            members = [cell for cell in cells if cell.group() == group]
+            self.open(members)
+            try:
+                for cell in members:
+                    self.warm(cell)
+                    for _ in range(self.opts.reps):
+                        self.steady(cell)
+            finally:
+                self.close(members)
+
+    def run_interleaved(self, cells):
+        """Warm-ups per cell first, then round r runs repetition r of every cell (shuffled
+        with --order-seed when given)."""
+        shuffler = None if self.opts.order_seed is None else random.Random(self.opts.order_seed)
+        self.open(cells)
+        try:
+            for cell in cells:
+                self.warm(cell)
+            for _ in range(self.opts.reps):
+                order = list(cells)
+                if shuffler is not None:
+                    shuffler.shuffle(order)
+                for cell in order:
+                    self.steady(cell)
+        finally:
+            self.close(cells)
+
+
 def run_cells(opts):
     workload = opts.workload
+    size = opts.size
     try:
         module = common.load_workload(workload, opts.catalogue)
     except KeyboardInterrupt:
@@ -556,114 +929,55 @@ def run_cells(opts):
         error = "cannot load workload %r: %s" % (workload, current_error())
         for mode in (opts.modes or ["serial"]):
             for workers in opts.workers:
-                record = base_record(workload, None, mode, workers, opts.size, 0, False)
+                record = base_record(workload, None, Cell(mode, workers, size, "fixed", None),
+                                     opts, False)
                 record["error"] = error
                 _finish(record)
         return
-    size = opts.size if opts.size is not None else int(module.DEFAULT_SIZE)
+    size = size if size is not None else int(module.DEFAULT_SIZE)
     modes = opts.modes if opts.modes is not None else list(module.MODES)
-    for mode in modes:
-        _run_mode(module, workload, mode, size, opts)
-
-
-def _fail_cells(module, workload, mode, size, workers_list, error, unsupported):
-    for workers in workers_list:
-        record = base_record(workload, module.KIND, mode, workers, size, 0, False)
-        record["error"] = error
-        record["unsupported"] = unsupported
-        _finish(record)
-
-
-def _run_mode(module, workload, mode, size, opts):
-    if mode not in module.MODES:
-        _fail_cells(module, workload, mode, size, opts.workers,
-                    "workload %s does not define mode %s (its modes: %s)"
-                    % (workload, mode, ", ".join(module.MODES)), True)
-        return
-    try:
-        executor = make_executor(mode, module, workload, size, max(opts.workers), opts.pool,
-                                 opts.warmup_seconds)
-    except KeyboardInterrupt:
-        raise
-    except Unsupported:
-        _fail_cells(module, workload, mode, size, opts.workers, str(sys.exc_info()[1]), True)
-        return
-    except:  # noqa: E722
-        _fail_cells(module, workload, mode, size, opts.workers,
-                    "%s setup failed: %s" % (mode, current_error()), False)
-        return
-    try:
-        for workers in opts.workers:
-            # the first cell of a process also warms the JIT for the cells after it: it warms
-            # up for at least --warmup-seconds (its warm-up records show the whole curve)
-            budget = opts.warmup_seconds if opts.first_cell else 0.0
-            opts.first_cell = False
-            warmed = 0.0
-            rep = 0
-            steady = 0
-            while steady < opts.reps:
-                warming = rep < opts.warmups or (warmed < budget and rep < MAX_WARMUP_REPS)
-                record = base_record(workload, module.KIND, mode, workers, size, rep, warming)
-                record["pool"] = executor.pool
-                try:
-                    result = executor.run(workers)
-                except KeyboardInterrupt:
-                    raise
-                except:  # noqa: E722 -- the workload raised: record it, skip the rest of the cell
-                    record["error"] = current_error()
-                    _finish(record)
-                    log("%s %s workers=%d rep %d failed: %s"
-                        % (workload, mode, workers, rep, record["error"]))
-                    break
-                record.update(result)
-                record["extra"]["cpu_timer"] = common.CPU_TIMER_NAME
-                record["ok"] = True
-                _finish(record)
-                rep += 1
-                if warming:
-                    warmed += record["wall_s"]
-                else:
-                    steady += 1
-    finally:
-        try:
-            executor.close()
-        except Exception:
-            log("closing the %s executor failed: %s" % (mode, current_error()))
+    scaled_size, unit_s = calibrate(module, size, opts)
+    cells = plan_cells(modes, opts.workers, size, scaled_size, unit_s)
+    invocation = Invocation(module, opts)
+    if opts.interleave:
+        invocation.run_interleaved(cells)
+    else:
+        invocation.run_sequential(cells)
 
 
 # --- subprocess-pool worker -------------------------------------------------------------
 
-def serve(opts):
-    """--serve: read {"size": S, "index": I} lines on stdin, answer one JSON line each."""
+def _answer(module, line):
     try:
-        common.load_workload(opts.workload, opts.catalogue)
+        task = json.loads(line)
+        index = int(task["index"])
+        if task.get("ping"):
+            return task_ping(index)
+        size = int(task["size"])
+    except Exception:
+        return {"ok": False, "index": None, "error": "bad task line: %s" % current_error()}
+    return timed_unit(module, size, index)
+
+
+def serve(opts):
+    """--serve: import the workload once, then answer each stdin line -- {"size": S,
+    "index": I} (a unit) or {"ping": true, "index": I} (the empty task) -- with one JSON line."""
+    try:
+        module = common.load_workload(opts.workload, opts.catalogue)
     except KeyboardInterrupt:
         raise
     except:  # noqa: E722
         emit({"ready": False, "pid": os.getpid(), "error": current_error()})
         return 1
     emit({"ready": True, "pid": os.getpid()})
+    stdin = getattr(sys.stdin, "buffer", sys.stdin)
     while True:
-        line = sys.stdin.readline()
+        line = as_text(stdin.readline())
         if not line:
             return 0
         line = line.strip()
-        if not line:
-            continue
-        try:
-            task = json.loads(line)
-            size = int(task["size"])
-            index = int(task["index"])
-        except Exception:
-            emit({"ok": False, "index": None, "error": "bad task line: %s" % current_error()})
-            continue
-        try:
-            answer = common.run_unit_task(opts.workload, size, index)
-        except KeyboardInterrupt:
-            raise
-        except:  # noqa: E722 -- Java/.NET exceptions escape run_unit_task's except Exception
-            answer = {"index": index, "ok": False, "error": current_error()}
-        emit(answer)
+        if line:
+            emit(_answer(module, line))
 
 
 def list_workloads():

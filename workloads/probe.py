@@ -83,13 +83,13 @@ def cpu_count():
             count = multiprocessing.cpu_count()
         except Exception:
             pass
-    if not count and sys.platform == "cli":
+    if not count and implementation() == "ironpython":
         try:
             import System
             count = System.Environment.ProcessorCount
         except Exception:
             pass
-    if not count and sys.platform.startswith("java"):
+    if not count and implementation() == "jython":
         try:
             from java.lang import Runtime
             count = Runtime.getRuntime().availableProcessors()
@@ -99,29 +99,77 @@ def cpu_count():
 
 
 def cpu_affinity():
-    """CPUs this process may run on (the container's cpuset), where the runtime can tell."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except Exception:
-        pass
-    try:  # Linux without sched_getaffinity (PyPy, Jython): "Cpus_allowed_list:  0-1,3"
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith("Cpus_allowed_list:"):
-                    total = 0
-                    for part in line.split(":", 1)[1].strip().split(","):
-                        low, _, high = part.partition("-")
-                        total += int(high or low) - int(low) + 1
-                    return total
-    except Exception:
-        pass
-    if sys.platform.startswith("java"):
+    """How many CPUs this process may run on (the container's cpuset), where the runtime can
+    tell (see allowed_cpus; on Jython also the JVM's count, which honours cpusets)."""
+    cpus = allowed_cpus()
+    if cpus:
+        return len(cpus)
+    if implementation() == "jython":
         try:
             from java.lang import Runtime
-            return int(Runtime.getRuntime().availableProcessors())  # honours cpusets
-        except Exception:
+            return int(Runtime.getRuntime().availableProcessors())
+        except:  # noqa: E722
             pass
     return None
+
+
+def parse_cpu_list(text):
+    """'0-2,5' -> [0, 1, 2, 5] (the kernel's cpu-list format)."""
+    cpus = []
+    for part in text.strip().split(","):
+        if part.strip():
+            low, _, high = part.strip().partition("-")
+            cpus.extend(range(int(low), int(high or low) + 1))
+    return sorted(set(cpus))
+
+
+def _read_text(path):
+    with open(path) as handle:
+        return handle.read()
+
+
+def allowed_cpus():
+    """Sorted CPU numbers this process may run on, or None (= all CPUs) where nothing tells:
+    sched_getaffinity, else /proc/self/status, else the cgroup's effective cpuset."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except:  # noqa: E722 -- absent on PyPy < 3.x, Jython, IronPython
+        pass
+    try:
+        for line in _read_text("/proc/self/status").splitlines():
+            if line.startswith("Cpus_allowed_list:"):
+                return parse_cpu_list(line.split(":", 1)[1])
+    except:  # noqa: E722
+        pass
+    try:
+        return parse_cpu_list(_read_text("/sys/fs/cgroup/cpuset.cpus.effective")) or None
+    except:  # noqa: E722
+        return None
+
+
+def topology(root="/sys/devices/system/cpu", cpus=None):
+    """CPU topology of the CPUs this process may run on: `logical_cpus`, `physical_cores`
+    (distinct (package, core_id)), `packages`, `smt_siblings` (groups of those CPUs sharing a
+    physical core). Fields are null where /sys does not tell."""
+    if cpus is None:
+        cpus = allowed_cpus()
+    if cpus is None:
+        cpus = parse_cpu_list(_read_text(os.path.join(root, "online")))
+    result = {"logical_cpus": cpus, "physical_cores": None, "packages": None,
+              "smt_siblings": None}
+    cores = {}
+    try:
+        for cpu in cpus:
+            folder = os.path.join(root, "cpu%d" % cpu, "topology")
+            key = (int(_read_text(os.path.join(folder, "physical_package_id"))),
+                   int(_read_text(os.path.join(folder, "core_id"))))
+            cores.setdefault(key, []).append(cpu)
+    except:  # noqa: E722 -- no /sys topology (some VMs, non-Linux): counts stay unknown
+        return result
+    result["physical_cores"] = len(cores)
+    result["packages"] = len(set(package for package, _ in cores))
+    result["smt_siblings"] = sorted(cores.values())
+    return result
 
 
 def interpreter_command():
@@ -245,6 +293,7 @@ def probe():
         "gil_enabled": _safe(gil_enabled),
         "cpu_count": _safe(cpu_count),
         "cpu_affinity": _safe(cpu_affinity),
+        "topology": _safe(topology),
         "platform": _safe(lambda: sys.platform),
         "executable": _safe(lambda: sys.executable),
         "features": _safe(features, {}),

@@ -7,6 +7,10 @@ by name, never guessed):
 
 * 1 -- first format: DESIGN.md section 3 fields, plus ``backend``, ``unsupported``,
   ``checksum``, ``pool``, ``extra``, ``stderr_tail`` and ``ts``.
+* 2 -- independent replication and neighbour noise, all additive: ``invocation``,
+  ``order_seed``, ``position``, ``sizing`` (fixed | calibrated), ``unit_s``,
+  ``pool_roundtrip_s``, ``cpuset_busy_s``, ``steal_s``, ``others_cpu_s``. Migration: a
+  schema-1 record reads as invocation 0, sizing "fixed", the other new fields null.
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ from harness.errors import GilbenchError
 from harness.store.layout import write_text_atomic
 from harness.store.meta import RunMeta
 
-SCHEMA_VERSION = 1
-SUPPORTED_SCHEMAS = frozenset({1})
+SCHEMA_VERSION = 2
+SUPPORTED_SCHEMAS = frozenset({1, 2})
 
 RESULTS_FILE = "results.jsonl"
 META_FILE = "meta.json"
@@ -66,6 +70,15 @@ class Record:
     extra: dict[str, Any] = field(default_factory=dict)
     stderr_tail: str | None = None
     ts: float | None = None
+    invocation: int = 0
+    order_seed: int | None = None
+    position: int | None = None
+    sizing: str = "fixed"
+    unit_s: float | None = None
+    pool_roundtrip_s: float | None = None
+    cpuset_busy_s: float | None = None
+    steal_s: float | None = None
+    others_cpu_s: float | None = None
     schema: int = SCHEMA_VERSION
 
     def to_json(self) -> str:

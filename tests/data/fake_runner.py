@@ -9,8 +9,10 @@ import time
 
 p = argparse.ArgumentParser()
 for flag in ("--workload", "--modes", "--workers", "--size", "--reps", "--warmups",
-             "--warmup-seconds"):
+             "--warmup-seconds", "--pool", "--scaling-min-unit-s", "--invocation",
+             "--order-seed"):
     p.add_argument(flag)
+p.add_argument("--interleave", action="store_true")  # accepted like the real runner's options
 a = p.parse_args()
 for mode in a.modes.split(","):
     for workers in [int(w) for w in a.workers.split(",")]:

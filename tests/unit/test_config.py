@@ -86,7 +86,11 @@ def test_unknown_suite_lists_the_known_ones():
 
 def test_the_shipped_suites_load_and_cover_every_workload():
     catalogue = discover_workloads(ROOT)
-    assert {"cpu", "io", "clib", "contention", "alloc", "convoy", "spawn"} <= set(catalogue)
+    assert {
+        "cpu", "spectral", "fannkuch", "io", "hash", "zlib", "numpy", "cholds", "contention",
+        "alloc_private", "alloc_shared", "alloc_type", "convoy", "smalltasks", "spawn_fresh",
+        "spawn_mp",
+    } <= set(catalogue)
     for name in ("smoke", "default", "nightly"):
         suite = load_suite(ROOT, name)
         assert {p.name for p in suite.workloads} == set(catalogue), name

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import ast
 import importlib
+import json
+import multiprocessing
+import os
 import shutil
 import subprocess
 import sys
 import threading
+import time
 import zlib
 from pathlib import Path
 
@@ -26,19 +30,28 @@ if str(WORKLOADS) not in sys.path:
 import gilbench_common as common  # noqa: E402
 import probe  # noqa: E402
 
-EXPECTED = {"cpu", "io", "clib", "contention", "alloc", "convoy", "spawn"}
+EXPECTED = {
+    "cpu", "spectral", "fannkuch", "io", "hash", "zlib", "cholds", "numpy", "contention",
+    "alloc_private", "alloc_shared", "alloc_type", "convoy", "smalltasks", "spawn_fresh",
+    "spawn_mp",
+}  # fmt: skip
 ALL_MODES = ("serial", "threads", "processes", "asyncio")
-KINDS = {"cpu", "io", "clib", "contention", "alloc", "latency", "startup"}
+KINDS = {"cpu", "io", "clib", "cholds", "contention", "alloc", "latency", "startup", "ipc"}
 # the one file that may use Python 3.5+ syntax (async def / await): see its docstring
 PY3_ONLY = {"asyncio_units.py"}
-TINY = {"cpu": 300, "io": 2, "clib": 1, "contention": 500, "alloc": 500, "convoy": 3, "spawn": 1}
+TINY = {
+    "cpu": 300, "spectral": 10, "fannkuch": 5, "io": 2, "hash": 2, "zlib": 1, "cholds": 1,
+    "numpy": 1, "contention": 500, "alloc_private": 500, "alloc_shared": 500, "alloc_type": 500,
+    "convoy": 3, "smalltasks": 50, "spawn_fresh": 1, "spawn_mp": 1,
+}  # fmt: skip
+RUNNER = WORKLOADS / "gilbench_runner.py"
 
 
 def load(name: str):
     return common.load_workload(name)
 
 
-def test_catalogue_has_the_seven_workloads_and_only_wl_files():
+def test_catalogue_has_every_workload_and_only_wl_files():
     catalogue = common.discover()
     assert set(catalogue) >= EXPECTED
     for name, (folder, module) in catalogue.items():
@@ -71,7 +84,10 @@ def test_constants_are_literals_the_harness_can_read_statically(name):
     for node in tree.body:
         target = node.targets[0] if isinstance(node, ast.Assign) else None
         if isinstance(target, ast.Name) and target.id in ("KIND", "DEFAULT_SIZE", "MODES"):
-            found[target.id] = ast.literal_eval(node.value)
+            try:  # like the harness: `MODES = supported_modes(...)` is not static, skipped
+                found[target.id] = ast.literal_eval(node.value)
+            except ValueError:
+                continue
     module = load(name)
     assert found == {
         "KIND": module.KIND,
@@ -80,7 +96,7 @@ def test_constants_are_literals_the_harness_can_read_statically(name):
     }
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED - {"spawn"}))
+@pytest.mark.parametrize("name", sorted(EXPECTED - {"spawn_fresh", "spawn_mp"}))
 def test_unit_is_deterministic(name):
     module = load(name)
     first = module.unit(TINY[name], 1)
@@ -98,18 +114,23 @@ def test_cpu_unit_counts_primes_correctly():
 def test_io_and_convoy_checksums_come_from_the_echoed_bytes():
     io = load("io")
     convoy = load("convoy")
-    pair = common.LoopbackPair()
-    try:
-        value = 0
-        for step in range(2):
-            sent = common.payload(0, step, io.PAYLOAD_LEN)
-            back = pair.roundtrip(sent)
-            assert back == sent[::-1]
-            value = common.crc(back, value)
-    finally:
-        pair.close()
+    value = 0
+    for step in range(2):
+        value = common.crc(common.payload(0, step, io.PAYLOAD_LEN)[::-1], value)
     assert io.unit(2, 0) == f"{value:08x}"
     assert convoy.unit(2, 0) == io.unit(2, 0)  # same payloads, same echo, same crc
+
+
+def test_io_unit_blocks_on_a_peer_process_that_stops_with_its_parent():
+    io = load("io")
+    io.unit(1, 0)  # starts the peer (untimed)
+    peer = io._PEER["process"]
+    assert peer.pid != os.getpid() and peer.poll() is None
+    start = time.perf_counter()
+    io.unit(6, 1)
+    assert time.perf_counter() - start >= 6 * io.DELAY_S  # every round trip waited in recv()
+    io.stop_peer()
+    assert peer.poll() is not None and not io._PEER
 
 
 def test_io_async_unit_matches_the_blocking_unit():
@@ -127,13 +148,19 @@ def test_io_async_unit_matches_the_blocking_unit():
         assert wall > 0
 
 
-def test_clib_data_defeats_zlib_window():
-    clib = load("clib")
-    assert len(clib.BLOCK) == 64 * 1024 > 32 * 1024
-    assert len(clib.DATA) == 1024 * 1024
-    packed = zlib.compress(clib.DATA, 6)
-    assert len(packed) > 0.99 * len(clib.DATA), "zlib found redundancy: the data is too easy"
-    assert clib._lcg_block(20240611, 64 * 1024) == clib.BLOCK  # deterministic
+def test_zlib_data_defeats_zlib_window_and_hash_updates_are_large():
+    zlib_wl = load("zlib")
+    assert len(zlib_wl.BLOCK) == 64 * 1024 > 32 * 1024
+    assert len(zlib_wl.DATA) == 1024 * 1024
+    packed = zlib.compress(zlib_wl.DATA, 6)
+    assert len(packed) > 0.99 * len(zlib_wl.DATA), "zlib found redundancy: the data is too easy"
+    assert common.lcg_bytes(20240611, 64 * 1024) == zlib_wl.BLOCK  # deterministic
+    assert len(load("hash").DATA) >= 64 * 1024
+
+
+def test_speed_kernels_give_the_benchmarks_game_answers():
+    assert load("fannkuch").unit(7, 0) == "228-16"
+    assert load("spectral").unit(100, 3) == "1.274219991"
 
 
 def test_contention_increments_are_all_under_the_lock():
@@ -147,27 +174,69 @@ def test_contention_increments_are_all_under_the_lock():
     assert contention.total_increments() - before == 4 * 2000
 
 
-def test_alloc_checksum_depends_on_index():
-    alloc = load("alloc")
+def test_contention_checksum_covers_the_shared_totals(monkeypatch):
+    contention = load("contention")
+    serial, extra = contention.measure("serial", 2, 1000)
+    assert extra["increments"] == 2000 and serial.endswith("-2000")
+    assert contention.measure("threads", 2, 1000)[0] == serial
+    real_unit = contention.unit
+
+    def losing_unit(size, index):  # the unit's own result, but one shared update lost
+        result = real_unit(size, index)
+        with contention.LOCK:
+            contention.COUNTERS[0] -= 1
+        return result
+
+    monkeypatch.setattr(contention, "unit", losing_unit)
+    assert contention.measure("threads", 2, 1000)[0] != serial
+
+
+@pytest.mark.parametrize("name", ["alloc_private", "alloc_shared", "alloc_type"])
+def test_alloc_checksum_depends_on_index(name):
+    alloc = load(name)
     assert alloc.unit(100, 0) != alloc.unit(100, 1)
 
 
-def test_convoy_measure_reports_latency_and_busy_shares():
+def test_spawn_mp_records_the_default_start_method():
+    spawn_mp = load("spawn_mp")
+    checksum, extra = spawn_mp.measure("threads", 2, 1)
+    assert extra["start_method"] == multiprocessing.get_start_method()
+    assert checksum == spawn_mp.measure("serial", 2, 1)[0]
+    assert spawn_mp.unit(1, 0) == load("spawn_fresh").unit(1, 0)  # same message, same echo
+
+
+def test_smalltasks_runs_every_task_in_every_mode():
+    tasks = load("smalltasks")
+    serial = tasks.unit(100, 0)
+    try:
+        for mode in ("threads", "processes"):
+            assert tasks.measure(mode, 2, 100) == (serial, {"tasks": 100})
+    finally:
+        tasks.close_pool()
+
+
+def test_convoy_measure_reports_latency_while_busy():
     convoy = load("convoy")
-    checksum, extra = convoy.measure("threads", 2, 4)
+    checksum, extra = convoy.measure("threads", 1, 4)
     assert checksum == convoy.unit(4, 0)
-    assert extra["roundtrips"] == 4
-    assert extra["busy_threads"] == 2
+    assert extra["roundtrips"] == 4 and extra["busy_threads"] == 1
+    assert extra["roundtrips_while_busy"] == 4 and extra["busy_never_yielded"] is False
     assert extra["latency_ms_p50"] <= extra["latency_ms_p90"] <= extra["latency_ms_max"]
-    assert len(extra["busy_share"]) == 2
-    assert abs(sum(extra["busy_share"]) - 1.0) < 0.01
-    serial_checksum, serial_extra = convoy.measure("serial", 2, 4)
+    assert extra["busy_share"] == [1.0]
+    serial_checksum, serial_extra = convoy.measure("serial", 1, 4)
     assert serial_checksum == checksum
     assert serial_extra["busy_threads"] == 0 and "busy_share" not in serial_extra
 
 
+def test_convoy_keeps_a_core_for_the_io_thread_and_reports_starvation_as_null():
+    convoy = load("convoy")
+    with pytest.raises(ValueError, match="cores - 1"):
+        convoy.measure("threads", convoy.cores(), 2)
+    assert set(convoy._latency_fields([]).values()) == {None}
+
+
 def test_spawn_runs_a_child_named_by_gilbench_python(monkeypatch):
-    spawn = load("spawn")
+    spawn = load("spawn_fresh")
     # several words: the interpreter plus an option, as with "mono /opt/ipy/ipy.exe"
     monkeypatch.setenv("GILBENCH_PYTHON", f"{sys.executable} -E")
     assert probe.interpreter_command() == [sys.executable, "-E"]
@@ -240,6 +309,54 @@ def test_probe_feature_failures_are_false_not_crashes(monkeypatch):
 
     monkeypatch.setattr(probe, "_check_threading", broken)
     assert probe.features(("threading", "zlib")) == {"threading": False, "zlib": True}
+
+
+# --- through the real runner ------------------------------------------------------------
+
+
+def _runner(*args: str, env: dict | None = None) -> list[dict]:
+    done = subprocess.run(
+        [sys.executable, str(RUNNER), *args], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_checksum_is_the_same_in_every_mode(name):
+    workers = "1" if name == "convoy" else "1,2"
+    module = load(name)
+    records = _runner(
+        "--workload", name, "--modes", ",".join(module.MODES), "--workers", workers,
+        "--size", str(TINY[name]), "--reps", "1", "--warmups", "1",
+    )  # fmt: skip
+    assert records and all(r["ok"] for r in records), [r["error"] for r in records]
+    for count in {r["workers"] for r in records}:
+        cells = [r for r in records if r["workers"] == count]
+        assert {r["mode"] for r in cells} == set(module.MODES)
+        assert len({r["checksum"] for r in cells}) == 1, cells
+
+
+def test_numpy_without_numpy_is_unsupported_not_failed(tmp_path):
+    (tmp_path / "numpy.py").write_text("raise ImportError('no numpy here (test)')\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    records = _runner(
+        "--workload", "numpy", "--modes", "serial,threads", "--workers", "1", env=env
+    )  # fmt: skip
+    assert [r["mode"] for r in records] == ["serial", "threads"]
+    assert all(r["unsupported"] and not r["ok"] for r in records)
+    saved = {name: sys.modules.pop(name, None) for name in ("numpy", "wl_numpy")}
+    sys.path.insert(0, str(tmp_path))
+    try:
+        wl_numpy = importlib.import_module("wl_numpy")
+        assert wl_numpy.MODES == ()
+        assert wl_numpy.UNSUPPORTED["serial"].startswith("numpy is not installed in this runtime")
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name, module in saved.items():
+            sys.modules.pop(name, None)
+            if module is not None:
+                sys.modules[name] = module
 
 
 # --- Python 2.7 / Jython portability -----------------------------------------------------

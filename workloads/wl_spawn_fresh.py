@@ -1,4 +1,4 @@
-"""spawn: start a worker process of the same runtime and do one pipe round trip with it."""
+"""spawn_fresh: start a fresh interpreter of the same runtime and do one pipe round trip with it."""
 from __future__ import print_function, division
 
 import subprocess
@@ -7,10 +7,10 @@ from gilbench_common import crc, to_bytes, xrange
 from probe import interpreter_command
 
 KIND = "startup"
-DESCRIPTION = ("Starts SIZE child interpreters of the same runtime ($GILBENCH_PYTHON or "
+DESCRIPTION = ("Starts SIZE fresh child interpreters of the same runtime ($GILBENCH_PYTHON or "
                "sys.executable) one after another, each answering one line over its pipes.")
-CLAIM = ("Processes sidestep the GIL but each one costs an interpreter start-up, which differs "
-         "by orders of magnitude between runtimes.")
+CLAIM = ("Processes sidestep the GIL but each fresh one costs an interpreter start-up, which "
+         "differs by orders of magnitude between runtimes.")
 # measured per unit of size 2: CPython 3.11 (venv) ~0.12 s (~60 ms per start), PyPy 3.9
 # ~0.15 s, Jython 2.7.3 on OpenJDK 17 ~7 s (~3.5 s per JVM start on the busy host): keep SIZE
 # and workers small in suites.

@@ -1,0 +1,412 @@
+"""The runner's measurement design (issue 10) and its 3.4/2.7 portability (issue 14 item 5):
+pools, pool round trip, calibrated scaling cells, interleaving, /proc/stat neighbours, topology."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import py_compile
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKLOADS = ROOT / "workloads"
+RUNNER = WORKLOADS / "gilbench_runner.py"
+sys.path.insert(0, str(WORKLOADS))
+
+import gilbench_common as common  # noqa: E402
+import gilbench_runner as runner  # noqa: E402
+import probe  # noqa: E402
+
+# Emulates Python 3.4's json.loads (IronPython 3.4): bytes are refused.
+STRICT_JSON = """
+import json, runpy, sys
+_loads = json.loads
+def loads(text, *args, **kwargs):
+    if isinstance(text, bytes):
+        raise TypeError("the JSON object must be str, not 'bytes'")
+    return _loads(text, *args, **kwargs)
+json.loads = loads
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+COUNTED_WORKLOAD = """
+import os
+KIND = "cpu"
+DESCRIPTION = "Logs every import of itself."
+CLAIM = "None."
+DEFAULT_SIZE = 10
+MODES = ("serial", "processes")
+with open(os.environ["IMPORT_LOG"], "a") as handle:
+    handle.write("%d\\n" % os.getpid())
+
+
+def unit(size, index):
+    return size * 1000 + index
+"""
+
+PROC_STAT = """cpu  100 0 50 1000 10 0 5 7 3 0
+cpu0 10 1 2 300 40 5 6 7 100 0
+cpu1 20 0 4 300 1 0 0 3 0 0
+cpu2 1000 0 0 0 0 0 0 0 0 0
+intr 12345
+"""
+
+
+def env(**extra: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("GILBENCH_")}
+    base.update(extra)
+    return base
+
+
+def run_records(*args: str, **extra_env: str) -> list[dict]:
+    done = subprocess.run(
+        [sys.executable, str(RUNNER), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env(**extra_env),
+    )
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+@pytest.fixture
+def strict_json(tmp_path, monkeypatch):
+    """json.loads refuses bytes here and in every subprocess-pool worker, as on 3.4."""
+    wrapper = tmp_path / "strict_python.py"
+    wrapper.write_text(STRICT_JSON, encoding="utf-8")
+    original = json.loads
+
+    def loads(text, *args, **kwargs):
+        if isinstance(text, bytes):
+            raise TypeError("the JSON object must be str, not 'bytes'")
+        return original(text, *args, **kwargs)
+
+    monkeypatch.setattr(json, "loads", loads)
+    monkeypatch.setenv("GILBENCH_PYTHON", f"{sys.executable} {wrapper}")
+
+
+def test_subprocess_pool_speaks_bytes_pipes_with_a_json_that_refuses_bytes(strict_json):
+    with pytest.raises(TypeError):
+        json.loads(b"{}")  # the emulation is active
+    pool = runner.SubprocessPool("cpu", common.discover(), 2)
+    try:
+        answers = pool.run(300, 2)
+        pings = pool.ping(2)
+    finally:
+        pool.close()
+    assert [a["index"] for a in answers] == [0, 1] and all(a["ok"] for a in answers)
+    assert answers[0]["checksum"] == "62-8275"
+    assert [p["index"] for p in pings] == [0, 1] and len({p["pid"] for p in pings}) == 2
+    assert runner.as_text(b'{"a": 1}') == '{"a": 1}' and runner.as_text("x") == "x"
+
+
+def test_serve_reads_bytes_and_answers_the_empty_task():
+    tasks = b'{"size": 100, "index": 0}\n{"ping": true, "index": 1}\n'
+    done = subprocess.run(
+        [sys.executable, str(RUNNER), "--serve", "--workload", "cpu"],
+        input=tasks,
+        capture_output=True,
+        timeout=60,
+        env=env(),
+    )
+    hello, unit, ping = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    assert hello["ready"] and unit["checksum"] == "25-1060" and unit["ok"]
+    assert ping == {"index": 1, "ok": True, "pid": hello["pid"]}
+
+
+@pytest.mark.parametrize("kind", ["multiprocessing", "subprocess"])
+def test_pool_workers_import_the_workload_once_and_never_rediscover_it(kind, tmp_path, monkeypatch):
+    folder = tmp_path / "wl"
+    folder.mkdir()
+    source = folder / "wl_counted.py"
+    source.write_text(COUNTED_WORKLOAD, encoding="utf-8")
+    log = tmp_path / "imports.log"
+    monkeypatch.setenv("IMPORT_LOG", str(log))
+    monkeypatch.setenv("GILBENCH_WORKLOADS_PATH", str(folder))
+    pool = runner.make_pool(kind, "counted", common.discover(), 2)[0]
+    try:
+        source.unlink()  # a per-task discovery would now fail with "unknown workload"
+        answers = [pool.run(10, 2) for _ in range(3)]
+    finally:
+        pool.close()
+    for batch in answers:
+        assert [(a["ok"], a["checksum"]) for a in batch] == [(True, "10000"), (True, "10001")]
+    worker_pids = {a["pid"] for batch in answers for a in batch}
+    imports = log.read_text().split()
+    assert len(worker_pids) == 2 and sorted(imports) == sorted(str(p) for p in worker_pids)
+
+
+def test_processes_records_carry_the_pool_roundtrip():
+    out = run_records(
+        "--workload",
+        "cpu",
+        "--modes",
+        "serial,processes",
+        "--workers",
+        "1,2",
+        "--size",
+        "300",
+        "--reps",
+        "2",
+        "--warmups",
+        "0",
+    )
+    for rec in out:
+        if rec["mode"] == "processes":
+            assert 0 < rec["pool_roundtrip_s"] < 1
+        else:
+            assert rec["pool_roundtrip_s"] is None
+    for workers in (1, 2):  # measured once per cell, before its timed repetitions
+        cell = [r for r in out if (r["mode"], r["workers"]) == ("processes", workers)]
+        assert len({r["pool_roundtrip_s"] for r in cell}) == 1
+
+
+def test_short_units_are_calibrated_and_the_serial_cells_also_run_fixed():
+    out = run_records(
+        "--workload",
+        "cpu",
+        "--modes",
+        "serial,threads,processes",
+        "--workers",
+        "1,2",
+        "--size",
+        "300",
+        "--reps",
+        "1",
+        "--warmups",
+        "1",
+        "--scaling-min-unit-s",
+        "0.05",
+    )
+    fixed = [r for r in out if r["sizing"] == "fixed"]
+    calibrated = [r for r in out if r["sizing"] == "calibrated"]
+    assert {(r["mode"], r["workers"]) for r in fixed} == {("serial", 1), ("serial", 2)}
+    assert all(r["size"] == 300 and r["unit_s"] is None for r in fixed)
+    unit_s = calibrated[0]["unit_s"]
+    assert 0 < unit_s < 0.05
+    factor = min(runner.MAX_SCALE, math.ceil(0.05 / unit_s))
+    assert {(r["size"], r["unit_s"]) for r in calibrated} == {(300 * factor, unit_s)}
+    assert len(calibrated) == 3 * 2 * 2  # modes x workers x (warm-up + rep)
+    for workers in (1, 2):  # same work within the runtime: one checksum per worker count
+        assert len({r["checksum"] for r in calibrated if r["workers"] == workers}) == 1
+    assert all(r["ok"] for r in out)
+
+
+def test_calibration_is_capped_and_skipped_when_the_unit_is_long_enough():
+    capped = run_records(
+        "--workload",
+        "cpu",
+        "--modes",
+        "serial",
+        "--size",
+        "1",
+        "--reps",
+        "1",
+        "--warmups",
+        "0",
+        "--scaling-min-unit-s",
+        "1000",
+    )
+    assert [(r["sizing"], r["size"]) for r in capped] == [("fixed", 1), ("calibrated", 1000)]
+    long_enough = run_records(
+        "--workload",
+        "cpu",
+        "--modes",
+        "serial,threads",
+        "--size",
+        "300",
+        "--reps",
+        "1",
+        "--warmups",
+        "0",
+        "--scaling-min-unit-s",
+        "1e-9",
+    )
+    assert [(r["mode"], r["sizing"], r["size"], r["unit_s"]) for r in long_enough] == [
+        ("serial", "fixed", 300, None),
+        ("threads", "fixed", 300, None),
+    ]
+
+
+def interleaved(seed: str | None) -> list[dict]:
+    args = ["--order-seed", seed] if seed is not None else []
+    return run_records(
+        "--workload",
+        "cpu",
+        "--modes",
+        "serial,threads",
+        "--workers",
+        "1,2",
+        "--size",
+        "200",
+        "--reps",
+        "3",
+        "--warmups",
+        "1",
+        "--interleave",
+        "--invocation",
+        "4",
+        *args,
+    )
+
+
+def test_interleave_runs_rounds_in_a_recorded_seeded_order():
+    out = interleaved("11")
+    cells = [("serial", 1), ("serial", 2), ("threads", 1), ("threads", 2)]
+    assert [r["position"] for r in out] == list(range(len(out)))
+    assert [(r["mode"], r["workers"]) for r in out[:4]] == cells and all(
+        r["warmup"] for r in out[:4]
+    )
+    shuffler = random.Random(11)
+    for round_no in range(3):
+        order = list(cells)
+        shuffler.shuffle(order)
+        chunk = out[4 + 4 * round_no : 8 + 4 * round_no]
+        assert [(r["mode"], r["workers"]) for r in chunk] == order
+        assert {r["rep"] for r in chunk} == {round_no + 1} and not any(r["warmup"] for r in chunk)
+    assert {(r["invocation"], r["order_seed"]) for r in out} == {(4, 11)}
+    again = interleaved("11")
+    assert [(r["mode"], r["workers"]) for r in again] == [(r["mode"], r["workers"]) for r in out]
+    plain = interleaved(None)
+    assert [(r["mode"], r["workers"]) for r in plain[4:8]] == cells
+    assert {r["order_seed"] for r in plain} == {None}
+
+
+def test_order_seed_needs_interleave():
+    done = subprocess.run(
+        [sys.executable, str(RUNNER), "--workload", "cpu", "--order-seed", "3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env(),
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "gilbench_runner: error: --order-seed needs --interleave"
+
+
+def test_cpu_counters_sum_busy_and_steal_of_the_allowed_cpus(tmp_path):
+    stat = tmp_path / "stat"
+    stat.write_text(PROC_STAT, encoding="utf-8")
+    counters = runner.CpuCounters([0, 1], path=str(stat))
+    busy, steal = counters.read()
+    # cpu0: 10+1+2+5+6+7 (guest 100 is inside user), cpu1: 20+4+3; idle/iowait excluded
+    assert busy == pytest.approx((31 + 27) / counters.hz)
+    assert steal == pytest.approx(10 / counters.hz)
+    assert runner.CpuCounters(None, path=str(stat)).read()[0] == pytest.approx(1058 / counters.hz)
+    assert runner.CpuCounters([0], path=str(tmp_path / "missing")).read() is None
+    assert runner.neighbour_fields(None, (1.0, 0.0), 0.5)["others_cpu_s"] is None
+    fields = runner.neighbour_fields((1.0, 0.5), (1.75, 0.5), 0.25)
+    assert fields == {"cpuset_busy_s": 0.75, "steal_s": 0.0, "others_cpu_s": 0.5}
+
+
+def test_every_measurement_reports_its_neighbours():
+    out = run_records(
+        "--workload",
+        "cpu",
+        "--modes",
+        "serial,processes",
+        "--workers",
+        "2",
+        "--size",
+        "40000",
+        "--reps",
+        "1",
+        "--warmups",
+        "0",
+    )
+    for rec in out:
+        assert rec["cpuset_busy_s"] is not None and rec["steal_s"] >= 0
+        # our own CPU time is inside the cpuset's busy time (jiffies: 10 ms per CPU)
+        assert rec["cpuset_busy_s"] >= rec["cpu_s"] - 0.03, rec
+        expected = max(0.0, rec["cpuset_busy_s"] - rec["cpu_s"])
+        assert rec["others_cpu_s"] == pytest.approx(expected, abs=1e-5)
+
+
+def write_cpu(root: Path, cpu: int, package: int, core: int) -> None:
+    folder = root / f"cpu{cpu}" / "topology"
+    folder.mkdir(parents=True)
+    (folder / "physical_package_id").write_text(f"{package}\n")
+    (folder / "core_id").write_text(f"{core}\n")
+
+
+def test_topology_groups_smt_siblings_of_the_allowed_cpus(tmp_path):
+    for cpu in range(4):  # two cores with two hardware threads each, Linux-style numbering
+        write_cpu(tmp_path, cpu, 0, cpu % 2)
+    (tmp_path / "online").write_text("0-3\n")
+    smt = probe.topology(str(tmp_path), [0, 1, 2, 3])
+    assert smt == {
+        "logical_cpus": [0, 1, 2, 3],
+        "physical_cores": 2,
+        "packages": 1,
+        "smt_siblings": [[0, 2], [1, 3]],
+    }
+    assert probe.topology(str(tmp_path), [0, 2])["physical_cores"] == 1
+    unknown = probe.topology(str(tmp_path), [0, 7])
+    assert unknown["logical_cpus"] == [0, 7] and unknown["physical_cores"] is None
+    assert probe.parse_cpu_list("0-2,5\n") == [0, 1, 2, 5]
+
+
+PY27 = sorted(Path.home().glob(".pyenv/versions/2.7*/bin/python2.7"))
+
+
+def test_runner_and_probe_compile_under_python27_syntax_rules(tmp_path):
+    for path in (RUNNER, WORKLOADS / "probe.py"):
+        py_compile.compile(str(path), doraise=True, cfile=str(tmp_path / (path.name + "c")))
+    text = RUNNER.read_text()
+    for banned in ("nonlocal ", "yield from", "flush=True", 'f"', "async def"):
+        assert banned not in text, banned
+
+
+@pytest.mark.skipif(not PY27, reason="no Python 2.7 interpreter (pyenv) on this machine")
+def test_everything_new_runs_on_python27():
+    done = subprocess.run(
+        [
+            str(PY27[-1]),
+            str(RUNNER),
+            "--workload",
+            "cpu",
+            "--modes",
+            "serial,threads,processes",
+            "--workers",
+            "1,2",
+            "--size",
+            "300",
+            "--reps",
+            "1",
+            "--warmups",
+            "0",
+            "--scaling-min-unit-s",
+            "0.01",
+            "--interleave",
+            "--order-seed",
+            "2",
+            "--pool",
+            "subprocess",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env(GILBENCH_PYTHON=str(PY27[-1])),
+    )
+    assert done.returncode == 0, done.stderr
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    assert out and all(r["ok"] for r in out), out
+    assert {r["sizing"] for r in out} == {"fixed", "calibrated"}
+    assert all(r["pool_roundtrip_s"] > 0 for r in out if r["mode"] == "processes")
+    assert all(r["cpuset_busy_s"] is not None for r in out)
+    probed = subprocess.run(
+        [str(PY27[-1]), str(WORKLOADS / "probe.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env(),
+    )
+    assert json.loads(probed.stdout)["topology"]["logical_cpus"] == sorted(os.sched_getaffinity(0))
