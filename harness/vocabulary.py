@@ -19,7 +19,13 @@ DEFAULT_BASELINE = "cpython-3.13"
 WAIT_KINDS = frozenset({"io"})
 # Kinds that time the OS (sleeps, scheduling latency, fork/exec), not the interpreter: shown in
 # the serial table but left out of the "serial speed" and "free-threading cost" geometric means.
-NOT_SPEED_KINDS = frozenset({"io", "latency", "startup"})
+# ``ipc`` (many tiny tasks through a pool) times pickling and pipes, not the interpreter either.
+NOT_SPEED_KINDS = frozenset({"io", "latency", "startup", "ipc"})
+# The compute kernels: pure-Python speed (the JIT claim's geometric mean covers these only).
+COMPUTE_KINDS = frozenset({"cpu"})
+# Kinds whose threads must NOT scale while a GIL is held: pure Python (``cpu``) and C code that
+# keeps the GIL (``cholds``, the contrast to ``clib``, whose C code releases it).
+GIL_BOUND_KINDS = frozenset({"cpu", "cholds"})
 # Kinds whose threads mode is judged by latency inflation instead of a speedup.
 LATENCY_KINDS = frozenset({"latency"})
 # the mean, not the median: a thread that never yields the GIL (compiled Cython loops) delays a
@@ -28,7 +34,17 @@ LATENCY_METRIC = "extra.latency_ms_mean"
 STARTUP_KINDS = frozenset({"startup"})
 
 # Report order of the known workloads (the order of the claims); unknown ones follow by name.
-WORKLOAD_ORDER = ("cpu", "io", "clib", "contention", "alloc", "convoy", "spawn")
+# ``clib``, ``alloc`` and ``spawn`` are the names of older runs (split since), kept in place.
+WORKLOAD_ORDER = (
+    "cpu", "spectral", "fannkuch",
+    "io",
+    "hash", "zlib", "numpy", "clib", "cholds",
+    "contention",
+    "alloc_private", "alloc_shared", "alloc_type", "alloc",
+    "convoy",
+    "smalltasks",
+    "spawn_fresh", "spawn_mp", "spawn",
+)  # fmt: skip
 
 
 def mode_rank(mode: str) -> int:
@@ -50,7 +66,15 @@ def ceiling(kind: str | None, workers: int, cpus: int | None) -> int:
 
 
 def pick_workers(kind: str | None, available: Iterable[int], cpus: int | None) -> int | None:
-    """The N a verdict is judged at: the largest N >= 2 that fits the cores (any N for I/O)."""
+    """The N a verdict is judged at: the largest N >= 2 that fits the cores (any N for I/O).
+
+    A latency probe is judged with N >= 1 busy threads that leave the measuring thread a core
+    (N <= cores - 1), else at its smallest N.
+    """
+    if kind in LATENCY_KINDS:
+        ns = sorted({int(n) for n in available if n >= 1})
+        within = [n for n in ns if cpus is None or n <= cpus - 1]
+        return (within[-1] if within else ns[0]) if ns else None
     ns = sorted({int(n) for n in available if n >= 2})
     if not ns:
         return None

@@ -16,7 +16,6 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from harness.analyse import stats
 from harness.analyse.run import Analysis
 from harness.store.layout import atomic_path
 from harness.vocabulary import NOT_SPEED_KINDS, PARALLEL_MODES, WAIT_KINDS
@@ -240,24 +239,12 @@ def _warmup_chart(a: Analysis, path: Path) -> bool:
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax, workload in zip(axes, workloads, strict=False):
         for rid in a.runtime_ids:
-            used = a.warmup_cells.get((rid, workload))
-            if used is None:
+            curve = a.warmup_curves.get((rid, workload))
+            if curve is None:
                 continue
-            mode, n = used
-            df = a.df
-            rows_ = df[
-                (df["runtime"] == rid)
-                & (df["workload"] == workload)
-                & (df["mode"] == mode)
-                & (df["workers"] == n)
-                & df["ok"].astype(bool)
-            ]
-            steady = stats.steady(rows_)["wall_s"]
-            if not len(steady):
-                continue
-            rel = rows_["wall_s"].to_numpy(dtype=float) / float(np.median(steady))
-            reps = rows_["rep"].to_numpy(dtype=int)
-            warm = rows_["warmup"].astype(bool).to_numpy()
+            reps = np.array(curve.reps, dtype=int)
+            rel = np.array(curve.relative, dtype=float)
+            warm = np.array(curve.warmup, dtype=bool)
             ax.plot(reps, rel, color=colors[rid], label=rid, linewidth=1.5)
             ax.scatter(reps[warm], rel[warm], facecolor="white", edgecolor=colors[rid], zorder=3)
             ax.scatter(reps[~warm], rel[~warm], color=colors[rid], zorder=3, s=16)

@@ -24,7 +24,7 @@ import pytest
 from harness.analyse import stats
 from harness.analyse.run import Analysis, Speedup, analyse
 from harness.publish import report
-from harness.publish.report import verdicts
+from harness.publish.report import judge, verdicts
 from harness.store import layout
 from harness.store.meta import RunMeta
 from harness.store.results import Record, write_meta
@@ -56,21 +56,48 @@ WORKLOADS = {
                       "asyncio": [2, 4]},
            {"cpython-3.13": 0.0512, "cpython-3.13t": 0.0513, "pypy-3.11": 0.0511,
             "jython-2.7": 0.0530}),
-    "clib": ("clib", 16, {"serial": [2], "threads": [2], "processes": [2]},
+    "spectral": ("cpu", 100, {"serial": [1]},
+                 {"cpython-3.13": 0.180, "cpython-3.13t": 0.205, "pypy-3.11": 0.022,
+                  "jython-2.7": 0.260}),
+    "fannkuch": ("cpu", 8, {"serial": [1]},
+                 {"cpython-3.13": 0.160, "cpython-3.13t": 0.190, "pypy-3.11": 0.045,
+                  "jython-2.7": 0.210}),
+    "hash": ("clib", 16, {"serial": [2], "threads": [2], "processes": [2]},
              {"cpython-3.13": 0.080, "cpython-3.13t": 0.081, "pypy-3.11": 0.082,
               "jython-2.7": 0.120}),
+    "zlib": ("clib", 16, {"serial": [2], "threads": [2]},
+             {"cpython-3.13": 0.090, "cpython-3.13t": 0.091, "pypy-3.11": 0.092,
+              "jython-2.7": 0.130}),
+    "numpy": ("clib", 50, {"serial": [2], "threads": [2]},
+              {"cpython-3.13": 0.100, "cpython-3.13t": 0.101, "pypy-3.11": 0.140,
+               "jython-2.7": 0.100}),
+    "cholds": ("cholds", 2, {"serial": [2], "threads": [2]},
+               {"cpython-3.13": 0.110, "cpython-3.13t": 0.125, "pypy-3.11": 0.060,
+                "jython-2.7": 0.150}),
     "contention": ("contention", 200000, {"serial": [2], "threads": [2]},
                    {"cpython-3.13": 0.120, "cpython-3.13t": 0.170, "pypy-3.11": 0.030,
                     "jython-2.7": 0.200}),
-    "alloc": ("alloc", 100000, {"serial": [2], "threads": [2], "processes": [2]},
-              {"cpython-3.13": 0.150, "cpython-3.13t": 0.190, "pypy-3.11": 0.050,
-               "jython-2.7": 0.180}),
+    "alloc_private": ("alloc", 200000, {"serial": [2], "threads": [2]},
+                      {"cpython-3.13": 0.150, "cpython-3.13t": 0.180, "pypy-3.11": 0.050,
+                       "jython-2.7": 0.180}),
+    "alloc_shared": ("alloc", 500000, {"serial": [2], "threads": [2]},
+                     {"cpython-3.13": 0.140, "cpython-3.13t": 0.190, "pypy-3.11": 0.045,
+                      "jython-2.7": 0.170}),
+    "alloc_type": ("alloc", 200000, {"serial": [2], "threads": [2]},
+                   {"cpython-3.13": 0.150, "cpython-3.13t": 0.200, "pypy-3.11": 0.050,
+                    "jython-2.7": 0.175}),
     "convoy": ("latency", 200, {"serial": [2], "threads": [2]},
                {"cpython-3.13": 0.5, "cpython-3.13t": 0.5, "pypy-3.11": 0.5,
                 "jython-2.7": 0.5}),
-    "spawn": ("startup", 2, {"serial": [2], "threads": [2]},  # a unit starts 2 processes
-              {"cpython-3.13": 0.070, "cpython-3.13t": 0.076, "pypy-3.11": 0.160,
-               "jython-2.7": 3.80}),
+    "smalltasks": ("ipc", 2000, {"serial": [2], "threads": [2], "processes": [2]},
+                   {"cpython-3.13": 0.060, "cpython-3.13t": 0.070, "pypy-3.11": 0.020,
+                    "jython-2.7": 0.090}),
+    "spawn_fresh": ("startup", 1, {"serial": [2]},  # a unit starts 1 process
+                    {"cpython-3.13": 0.035, "cpython-3.13t": 0.038, "pypy-3.11": 0.080,
+                     "jython-2.7": 1.90}),
+    "spawn_mp": ("startup", 1, {"serial": [2]},
+                 {"cpython-3.13": 0.0021, "cpython-3.13t": 0.0024, "pypy-3.11": 0.0035,
+                  "jython-2.7": 0.001}),
 }  # fmt: skip
 
 # (workload, mode, runtime) -> {N: speedup}; missing -> 1.0
@@ -83,21 +110,34 @@ SPEEDUP = {
     ("cpu", "processes", "cpython-3.13t"): {1: 0.97, 2: 1.86, 4: 1.90},
     ("cpu", "processes", "pypy-3.11"): {1: 0.96, 2: 1.82, 4: 1.88},
     ("cpu", "processes", "jython-2.7"): {1: 0.95, 2: 1.55, 4: 1.60},
-    ("clib", "threads", "*"): {2: 1.90},
-    ("clib", "threads", "jython-2.7"): {2: 1.84},
-    ("clib", "processes", "*"): {2: 1.85},
+    ("hash", "threads", "*"): {2: 1.90},
+    ("hash", "threads", "jython-2.7"): {2: 1.84},
+    ("hash", "processes", "*"): {2: 1.85},
+    ("zlib", "threads", "*"): {2: 1.88},
+    ("numpy", "threads", "*"): {2: 1.80},
+    ("numpy", "threads", "pypy-3.11"): {2: 1.45},
+    ("cholds", "threads", "*"): {2: 0.97},
+    ("cholds", "threads", "cpython-3.13t"): {2: 1.85},
+    ("cholds", "threads", "jython-2.7"): {2: 1.70},
     ("contention", "threads", "cpython-3.13"): {2: 0.92},
     ("contention", "threads", "cpython-3.13t"): {2: 0.55},
     ("contention", "threads", "pypy-3.11"): {2: 0.95},
     ("contention", "threads", "jython-2.7"): {2: 0.48},
-    ("alloc", "threads", "cpython-3.13"): {2: 0.96},
-    ("alloc", "threads", "cpython-3.13t"): {2: 1.35},
-    ("alloc", "threads", "pypy-3.11"): {2: 0.94},
-    ("alloc", "threads", "jython-2.7"): {2: 1.45},
-    ("alloc", "processes", "*"): {2: 1.85},
-    ("alloc", "processes", "jython-2.7"): {2: 1.50},
-    ("spawn", "threads", "*"): {2: 1.60},
-    ("spawn", "threads", "jython-2.7"): {2: 1.30},
+    ("alloc_private", "threads", "cpython-3.13"): {2: 0.97},
+    ("alloc_private", "threads", "cpython-3.13t"): {2: 1.85},
+    ("alloc_private", "threads", "pypy-3.11"): {2: 0.95},
+    ("alloc_private", "threads", "jython-2.7"): {2: 1.70},
+    ("alloc_shared", "threads", "cpython-3.13"): {2: 0.96},
+    ("alloc_shared", "threads", "cpython-3.13t"): {2: 1.30},
+    ("alloc_shared", "threads", "pypy-3.11"): {2: 0.94},
+    ("alloc_shared", "threads", "jython-2.7"): {2: 1.60},
+    ("alloc_type", "threads", "cpython-3.13"): {2: 0.95},
+    ("alloc_type", "threads", "cpython-3.13t"): {2: 1.10},
+    ("alloc_type", "threads", "pypy-3.11"): {2: 0.94},
+    ("alloc_type", "threads", "jython-2.7"): {2: 1.62},
+    # many 1 ms tasks: pickling and pipes eat the gain of a second core
+    ("smalltasks", "processes", "*"): {2: 0.55},
+    ("smalltasks", "processes", "jython-2.7"): {2: 0.12},
 }
 for _mode, _s in (("threads", 0.985), ("processes", 0.965), ("asyncio", 0.99)):
     SPEEDUP[("io", _mode, "*")] = {2: 2 * _s, 4: 4 * _s * (0.98 if _mode == "processes" else 1)}
@@ -111,8 +151,14 @@ CONVOY_MS = {
     "jython-2.7": (1.150, 1.21, 0.48),
 }
 
-FAILED = ("pypy-3.11", "clib", "processes")
-UNSUPPORTED = ("jython-2.7", "io", "asyncio")
+FAILED = ("pypy-3.11", "hash", "processes")
+UNSUPPORTED = {
+    ("jython-2.7", "io", "asyncio"): "asyncio is not available on Jython 2.7 (Python 2 language)",
+    ("jython-2.7", "numpy", "serial"): "numpy is not installed: no build exists for Jython 2.7",
+    ("jython-2.7", "numpy", "threads"): "numpy is not installed: no build exists for Jython 2.7",
+    ("jython-2.7", "spawn_mp", "serial"): "multiprocessing is not available on Jython 2.7",
+}
+START_METHOD = {"cpython-3.13": "fork", "cpython-3.13t": "fork", "pypy-3.11": "fork"}
 SHORT = ("jython-2.7", "convoy", "threads")  # times out after 2 steady reps -> inconclusive
 STDERR = (
     "Traceback (most recent call last):\n"
@@ -132,7 +178,8 @@ def _cpu_wall(kind: str, mode: str, runtime: str, speedup: float, n: int) -> flo
         return 0.03
     if kind == "latency":
         return 0.05 if mode == "serial" else float(n)
-    gil_bound = mode == "threads" and kind != "clib" and runtime in ("cpython-3.13", "pypy-3.11")
+    gil_bound = mode == "threads" and kind not in ("clib", "ipc")
+    gil_bound = gil_bound and runtime in ("cpython-3.13", "pypy-3.11")
     if mode == "serial" or gil_bound:
         return 1.08 if runtime == "jython-2.7" else 1.0
     return max(1.0, min(speedup * 1.02, float(n)))
@@ -156,10 +203,10 @@ def synthetic_records() -> list[Record]:
                         pool=("subprocess" if runtime == "jython-2.7" else "multiprocessing")
                         if mode == "processes" else None,
                     )  # fmt: skip
-                    if (runtime, workload, mode) == UNSUPPORTED:
+                    if (runtime, workload, mode) in UNSUPPORTED:
                         records.append(Record(
                             **common, rep=0, warmup=False, ok=False, unsupported=True,
-                            error="asyncio is not available on Jython 2.7 (Python 2 language)",
+                            error=UNSUPPORTED[(runtime, workload, mode)],
                             ts=round(ts, 3),
                         ))  # fmt: skip
                         continue
@@ -189,6 +236,8 @@ def synthetic_records() -> list[Record]:
                         cpu = wall * ratio * math.exp(rng.normal(0, 0.01))
                         per_unit = [wall / n * math.exp(rng.normal(0, 0.02)) for _ in range(n)]
                         extra: dict = {"unit_wall_s": [round(u, 6) for u in per_unit]}
+                        if workload == "spawn_mp":
+                            extra["start_method"] = START_METHOD[runtime]
                         if kind == "latency":
                             quiet, busy, low = CONVOY_MS[runtime]
                             p50 = (quiet if mode == "serial" else busy) * math.exp(
@@ -203,6 +252,7 @@ def synthetic_records() -> list[Record]:
                                 "latency_ms_mean": round(p50 * 1.2, 4),
                                 "roundtrips": 20,
                                 "roundtrips_while_busy": None if mode == "serial" else 20,
+                                "busy_never_yielded": None if mode == "serial" else False,
                             })  # fmt: skip
                             if mode == "threads":
                                 share = low + rng.normal(0, 0.01)
@@ -299,10 +349,10 @@ Regenerate all of it after an intended change with
 """
 
 
-def _copy_inputs(target: Path) -> Path:
+def _copy_inputs(target: Path, source: Path = GOLDEN) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     for name in ("results.jsonl", "meta.json"):
-        shutil.copyfile(GOLDEN / name, target / name)
+        shutil.copyfile(source / name, target / name)
     return target
 
 
@@ -411,7 +461,7 @@ def test_every_verdict_carries_its_number_and_interval(generated):
     assert len(rows) == len(verdicts.CLAIMS)
     for row in rows:
         for cell in row[1:]:
-            if cell.startswith((verdicts.YES, verdicts.PARTLY, verdicts.NO, verdicts.WARN)):
+            if cell.startswith((judge.YES, judge.PARTLY, judge.NO, judge.WARN)):
                 assert "95% CI" in cell and "×" in cell or "%" in cell, cell
 
 
@@ -452,12 +502,14 @@ def test_speedups_and_geomean_agree_with_the_raw_records(golden):
         assert s.ceiling == 2
     assert a.speedups[("cpython-3.13", "cpu", "threads", 4)].ceiling == 2
     assert a.speedups[("cpython-3.13", "io", "threads", 4)].ceiling == 4
-    # pypy's serial speed: geometric mean over the compute workloads, by hand
+    # pypy's serial speed (the JIT claim): geometric mean over the compute kernels, by hand
     ratios = []
-    for workload, n in (("cpu", 4), ("clib", 2), ("contention", 2), ("alloc", 2)):
+    for workload, n in (("cpu", 4), ("spectral", 1), ("fannkuch", 1)):
         base = np.median(_raw("cpython-3.13", workload, "serial", n))
         ratios.append(base / np.median(_raw("pypy-3.11", workload, "serial", n)))
-    assert a.serial_geomean["pypy-3.11"].value == pytest.approx(np.prod(ratios) ** 0.25)
+    assert a.kernel_geomean["pypy-3.11"].value == pytest.approx(np.prod(ratios) ** (1 / 3))
+    assert a.kernel_geomean["pypy-3.11"].n == 3
+    assert a.serial_geomean["pypy-3.11"].n == 11  # every speed workload; not io/ipc/startup
     assert a.twins == {"cpython-3.13t": "cpython-3.13"}
 
 
@@ -465,19 +517,69 @@ def test_expected_verdicts_on_the_golden_run(golden):
     a = golden
     rows = {row.claim.key: row.cells for row in verdicts.verdict_rows(a)}
     cpu = rows["cpu-threads"]
-    assert cpu["cpython-3.13"].symbol == verdicts.NO
-    assert cpu["pypy-3.11"].symbol == verdicts.NO
-    assert cpu["cpython-3.13t"].symbol == verdicts.YES
-    assert cpu["jython-2.7"].symbol == verdicts.YES
-    assert cpu["ironpython-3.4"].symbol == verdicts.UNAVAILABLE
+    assert cpu["cpython-3.13"].symbol == judge.NO
+    assert cpu["pypy-3.11"].symbol == judge.NO
+    assert cpu["cpython-3.13t"].symbol == judge.YES
+    assert cpu["jython-2.7"].symbol == judge.YES
+    assert cpu["ironpython-3.4"].symbol == judge.UNAVAILABLE
     assert rows["convoy"]["cpython-3.13"].text.startswith("convoy:")
     assert rows["convoy"]["cpython-3.13t"].text.startswith("no convoy:")
-    assert rows["convoy"]["jython-2.7"].symbol == verdicts.INCONCLUSIVE
-    assert rows["asyncio"]["jython-2.7"].symbol == verdicts.NA
-    assert rows["serial-speed"]["pypy-3.11"].symbol == verdicts.YES
-    assert rows["warmup"]["pypy-3.11"].symbol == verdicts.WARN
-    assert rows["free-threading"]["cpython-3.13t"].symbol == verdicts.YES
-    assert rows["free-threading"]["cpython-3.13"].symbol == verdicts.NOT_APPLICABLE
+    assert rows["convoy"]["jython-2.7"].symbol == judge.INCONCLUSIVE
+    assert rows["asyncio"]["jython-2.7"].symbol == judge.NA
+    assert rows["serial-speed"]["pypy-3.11"].symbol == judge.YES
+    assert rows["warmup"]["pypy-3.11"].symbol == judge.WARN
+    assert rows["free-threading"]["cpython-3.13t"].symbol == judge.YES
+    assert rows["free-threading"]["cpython-3.13"].symbol == judge.NOT_APPLICABLE
+
+
+def test_new_workload_claims_on_the_golden_run(golden):
+    rows = {row.claim.key: row.cells for row in verdicts.verdict_rows(golden)}
+    clib = rows["clib-threads"]
+    assert clib["cpython-3.13"].symbol == judge.YES
+    assert "contrast `cholds` (holds the GIL) ❌" not in str(clib["cpython-3.13"])
+    assert "contrast `cholds` (holds the GIL) no: 0.9" in clib["cpython-3.13"].text
+    assert "`numpy` n/a: threads: numpy is not installed" in clib["jython-2.7"].text
+    assert clib["pypy-3.11"].symbol == judge.PARTLY  # numpy threads only 1.45x
+    spawn = rows["spawn"]["cpython-3.13"].text
+    assert spawn.startswith("fresh interpreter: ") and "default start method (fork): " in spawn
+    jython = rows["spawn"]["jython-2.7"].text
+    assert "default start method: 🚫 n/a: serial: multiprocessing is not available" in jython
+    assert rows["smalltasks"]["cpython-3.13"].text.startswith("slower: ")
+    refcount = rows["refcount"]["cpython-3.13t"]
+    assert refcount.symbol == judge.PARTLY and "against `alloc_private` scales" in refcount.text
+
+
+def test_contrast_that_scales_on_a_gil_runtime_is_a_warning(golden):
+    cholds = {k: s for k, s in golden.speedups.items() if k[1] == "cholds"}
+    swapped = dict(golden.speedups)
+    for key in cholds:  # give the GIL runtimes the free-threaded build's scaling cholds
+        swapped[key] = golden.speedups[("cpython-3.13t", "cholds", "threads", 2)]
+    rows = verdicts.verdict_rows(replace(golden, speedups=swapped))
+    cell = next(r.cells for r in rows if r.claim.key == "clib-threads")["cpython-3.13"]
+    assert cell.symbol == judge.WARN and "something is wrong" in cell.text
+
+
+def test_busy_threads_that_never_yield_are_named_not_a_latency(golden):
+    key = ("cpython-3.13", "convoy", 2)
+    figures = dict(golden.convoy_figures)
+    figures[key] = replace(figures[key], busy_ms=math.nan, never_yielded=True)
+    a = replace(golden, convoy_figures=figures)
+    verdict = verdicts.convoy_verdict(a, "cpython-3.13")
+    assert verdict.symbol == judge.NO
+    assert verdict.text.startswith("convoy: the 2 busy threads never yielded the GIL")
+    assert "never yielded the GIL" in report.render(a, {}).split("## Convoy effect")[1]
+
+
+def test_convoy_never_yielded_is_read_from_the_records(golden):
+    assert golden.convoy_figures[("cpython-3.13", "convoy", 2)].never_yielded is False
+
+
+def test_a_run_with_the_old_workload_names_still_renders(tmp_path):
+    old = GOLDEN / "old_names"  # a run from before clib, alloc and spawn were split
+    _copy_inputs(tmp_path, old)
+    report.write_report(tmp_path)
+    expected = (old / "report.md").read_text(encoding="utf-8")
+    assert (tmp_path / "report.md").read_text(encoding="utf-8") == expected
 
 
 def test_baseline_is_configurable(mini):
@@ -516,30 +618,30 @@ def _made_speedup(serial: list[float], parallel: list[float], n: int = 2, kind: 
 
 def test_judge_speedup_rules():
     serial = [2.00, 2.02, 1.98, 2.04, 1.97]
-    scales = verdicts.judge_speedup(_made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03]), 2)
-    assert scales.symbol == verdicts.YES
+    scales = judge.judge_speedup(_made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03]), 2)
+    assert scales.symbol == judge.YES
     assert scales.text.startswith("scales: 1.98× at 2 threads (95% CI ")
-    partly = verdicts.judge_speedup(_made_speedup(serial, [1.6, 1.62, 1.59, 1.61, 1.63]), 2)
-    assert partly.symbol == verdicts.PARTLY
-    slower = verdicts.judge_speedup(_made_speedup(serial, [2.4, 2.42, 2.39, 2.41, 2.43]), 2)
-    assert (slower.symbol, slower.text[:7]) == (verdicts.NO, "slower:")
-    same = verdicts.judge_speedup(_made_speedup(serial, [2.01, 1.99, 2.03, 1.96, 2.02]), 2)
-    assert same.symbol == verdicts.NO and "not significantly different" in same.text
-    few = verdicts.judge_speedup(_made_speedup(serial, [1.0, 1.01]), 2)
-    assert (few.symbol, few.text) == (verdicts.INCONCLUSIVE, "inconclusive: 5+2 samples")
-    untestable = verdicts.judge_speedup(_made_speedup(serial[:3], [1.0, 1.01, 1.02]), 2)
-    assert untestable.symbol == verdicts.INCONCLUSIVE
+    partly = judge.judge_speedup(_made_speedup(serial, [1.6, 1.62, 1.59, 1.61, 1.63]), 2)
+    assert partly.symbol == judge.PARTLY
+    slower = judge.judge_speedup(_made_speedup(serial, [2.4, 2.42, 2.39, 2.41, 2.43]), 2)
+    assert (slower.symbol, slower.text[:7]) == (judge.NO, "slower:")
+    same = judge.judge_speedup(_made_speedup(serial, [2.01, 1.99, 2.03, 1.96, 2.02]), 2)
+    assert same.symbol == judge.NO and "not significantly different" in same.text
+    few = judge.judge_speedup(_made_speedup(serial, [1.0, 1.01]), 2)
+    assert (few.symbol, few.text) == (judge.INCONCLUSIVE, "inconclusive: 5+2 samples")
+    untestable = judge.judge_speedup(_made_speedup(serial[:3], [1.0, 1.01, 1.02]), 2)
+    assert untestable.symbol == judge.INCONCLUSIVE
     assert "3+3 samples cannot reach p<0.05" in untestable.text and "1.98×" in untestable.text
-    beyond = verdicts.judge_speedup(_made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03], n=4), 2)
+    beyond = judge.judge_speedup(_made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03], n=4), 2)
     assert "ceiling 2" in beyond.text and "N > 2 cores" in beyond.text
 
 
 def test_a_cpu_speedup_above_its_ceiling_is_called_impossible_not_scaling():
     serial = [3.00, 3.03, 2.97, 3.06, 2.96]
     superlinear = _made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03])  # ~3x with ceiling 2
-    verdict = verdicts.judge_speedup(superlinear, 2)
-    assert verdict.symbol == verdicts.WARN
+    verdict = judge.judge_speedup(superlinear, 2)
+    assert verdict.symbol == judge.WARN
     assert verdict.text.startswith("impossible: 2.97× at 2 threads")  # 3.00 / 1.01
     assert "above the physical ceiling" in verdict.text
     waiting = _made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03], kind="io")
-    assert verdicts.judge_speedup(waiting, 2).symbol == verdicts.YES  # waits may overlap freely
+    assert judge.judge_speedup(waiting, 2).symbol == judge.YES  # waits may overlap freely

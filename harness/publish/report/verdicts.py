@@ -1,61 +1,48 @@
-"""From numbers to verdicts: the claims of DESIGN.md section 6, the thresholds, the wording.
+"""The claims of DESIGN.md section 6 and their verdict per runtime, from an ``Analysis``.
 
-Every verdict carries its number and interval; too few samples give "inconclusive", never a
-guess. All thresholds live here.
+The rules (thresholds, symbols, one speedup's judgement) live in :mod:`.judge`; this module
+says which workloads answer which claim and how several of them combine into one cell.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from harness.analyse import stats
-from harness.analyse.run import Analysis, Speedup
-from harness.analyse.stats import Comparison, Estimate
+from harness.analyse.run import Analysis, RuntimeInfo
 from harness.publish import markdown as f
-from harness.vocabulary import LATENCY_METRIC, WAIT_KINDS
-
-# --- thresholds -------------------------------------------------------------------------------
-# "Scales" = a significant speedup that realises at least half of the possible gain:
-# speedup - 1 >= 0.5 * (ceiling - 1). GIL-bound threads sit near 1.0x and truly parallel ones
-# at 1.6-2.0x on a noisy 2-core VM (DESIGN.md section 5); halfway separates them with margin.
-SCALE_GAIN_FRACTION = 0.5
-# Differences under 5% are not called faster/slower even when significant: they are below what
-# a machine with ±20% run-to-run noise can be trusted to rank.
-PRACTICAL_DIFF = 0.05
-# A CPU-bound speedup whose whole interval lies this far above min(N, cores) is impossible: the
-# machine's speed changed between the serial and the parallel cells (other load, frequency).
-# It is shown as a warning about the run, never as scaling.
-BEYOND_CEILING = 1.05
-# The convoy effect = the median I/O round trip at least doubles while CPU threads run. OS
-# scheduling alone adds a little latency on every runtime; a GIL hand-off (5 ms switch interval)
-# inflates a ~0.1 ms round trip by one or two orders of magnitude, so 2x separates the two.
-CONVOY_INFLATION = 2.0
-# A first run at least 1.5x the steady time changes what a single timing tells you (hyperfine
-# warns on "first run much slower"); below that it is within this machine's noise. Judged on
-# the interval: all of it above -> "needs warm-up", all below -> "yes", else "some warm-up".
-WARMUP_NOTABLE = 1.5
-
-YES, PARTLY, NO, INCONCLUSIVE, WARN, INFO = "✅", "🟡", "❌", "❔", "⚠️", "ℹ️"
-NA, FAILED, UNAVAILABLE, NOT_APPLICABLE = "🚫", "💥", "⛔", "—"
-LEGEND = (
-    f"{YES} yes · {PARTLY} partly · {NO} no · {INCONCLUSIVE} inconclusive · {WARN} caution · "
-    f"{INFO} information · {NA} n/a (mode does not exist on that runtime) · {FAILED} failed · "
-    f"{UNAVAILABLE} runtime unavailable · {NOT_APPLICABLE} does not apply"
+from harness.publish.report.judge import (
+    CONVOY_INFLATION,
+    FAILED,
+    INCONCLUSIVE,
+    INFO,
+    NA,
+    NO,
+    NOT_APPLICABLE,
+    PARTLY,
+    PRACTICAL_DIFF,
+    UNAVAILABLE,
+    WARMUP_NOTABLE,
+    WARN,
+    YES,
+    Verdict,
+    absent_verdict,
+    mode_verdict,
+    relative_speed,
+    untestable,
 )
-UNIT = {"threads": "threads", "processes": "processes", "asyncio": "tasks", "serial": "units"}
+from harness.vocabulary import LATENCY_KINDS
 
-
-@dataclass(frozen=True)
-class Verdict:
-    """One table cell: a symbol and the sentence with the number behind it."""
-
-    symbol: str
-    text: str
-
-    def __str__(self) -> str:
-        return f"{self.symbol} {self.text}".strip()
+# C code that releases the GIL (the claim), and the control that holds it (must not scale)
+CLIB_WORKLOADS = ("hash", "zlib", "numpy")
+CHOLDS = "cholds"
+# the refcount claim: one shared object, a shared class, against private allocation
+REFCOUNT_SHARED = ("alloc_shared", "alloc_type")
+REFCOUNT_PRIVATE = "alloc_private"
+SPAWN_LABELS = {"spawn_fresh": "fresh interpreter", "spawn_mp": "default start method"}
+# the names of runs before the split (they still render, judged as before)
+OLD_CLIB, OLD_ALLOC, OLD_SPAWN = "clib", "alloc", "spawn"
 
 
 @dataclass(frozen=True)
@@ -78,9 +65,9 @@ CLAIMS = (
         "and IronPython have none, so theirs do.",
     ),
     Claim(
-        "alloc-threads",
+        "refcount",
         "Threads scale with shared refcount traffic?",
-        "`alloc`: threads vs serial",
+        "`alloc_shared`, `alloc_type` (threads vs serial) against `alloc_private`",
         "The GIL exists because of reference counting (the JVM/.NET use a tracing GC).",
     ),
     Claim(
@@ -92,13 +79,22 @@ CLAIMS = (
     Claim(
         "spawn",
         "Price of starting a process",
-        "`spawn`: serial time per process",
+        "`spawn_fresh` (a fresh interpreter) and `spawn_mp` (the default start method): "
+        "serial time per process",
         "(not a claim: the start-up price paid by the previous row).",
+    ),
+    Claim(
+        "smalltasks",
+        "Processes pay for many small tasks?",
+        "`smalltasks`: processes vs serial",
+        "(not a claim: where the previous row stops holding, pickling and pipes dominate).",
+        yes="pays",
     ),
     Claim(
         "clib-threads",
         "Threads help in C libraries?",
-        "`clib`: threads vs serial",
+        "`hash`, `zlib`, `numpy`: threads vs serial; `cholds` (C code holding the GIL) as the "
+        "contrast",
         "C libraries (numpy, hashlib, zlib...) release the GIL, so threads help there.",
     ),
     Claim(
@@ -124,7 +120,7 @@ CLAIMS = (
     Claim(
         "serial-speed",
         "Single-thread speed vs the baseline",
-        "compute workloads, serial: geometric mean",
+        "compute kernels (`cpu`, `spectral`, `fannkuch`), serial: geometric mean",
         "PyPy's JIT makes it much faster than CPython.",
     ),
     Claim(
@@ -142,9 +138,8 @@ CLAIMS = (
 )
 CLAIM_WORKLOAD = {
     "cpu-threads": ("cpu", "threads"),
-    "alloc-threads": ("alloc", "threads"),
     "cpu-processes": ("cpu", "processes"),
-    "clib-threads": ("clib", "threads"),
+    "smalltasks": ("smalltasks", "processes"),
     "io-threads": ("io", "threads"),
     "asyncio": ("io", "asyncio"),
 }
@@ -167,103 +162,30 @@ def verdict_rows(a: Analysis) -> list[VerdictRow]:
             if not info.available:
                 cells[info.id] = Verdict(UNAVAILABLE, "runtime unavailable")
             else:
-                cells[info.id] = _judge(a, claim, info.id)
+                cells[info.id] = _judge(a, claim, info)
         rows.append(VerdictRow(claim, cells))
     return rows
 
 
-def _judge(a: Analysis, claim: Claim, rt: str) -> Verdict:
+def _judge(a: Analysis, claim: Claim, info: RuntimeInfo) -> Verdict:
+    rt = info.id
     if claim.key in CLAIM_WORKLOAD:
         workload, mode = CLAIM_WORKLOAD[claim.key]
         verdict = mode_verdict(a, rt, workload, mode, yes=claim.yes)
         if claim.key == "asyncio":
             verdict = _with_asyncio_vs_threads(a, rt, workload, verdict)
         return verdict
-    if claim.key == "spawn":
-        return spawn_verdict(a, rt)
-    if claim.key == "convoy":
-        return convoy_verdict(a, rt)
-    if claim.key == "serial-speed":
-        return serial_verdict(a, rt)
-    if claim.key == "warmup":
-        return warmup_verdict(a, rt)
-    return free_threading_verdict(a, rt)
-
-
-# --- speedups ---------------------------------------------------------------------------------
-
-
-def judge_speedup(s: Speedup, cpus: int | None, yes: str = "scales") -> Verdict:
-    """The verdict on one speedup: scales / partly / no / slower / inconclusive."""
-    c = s.comparison
-    unit = UNIT.get(s.mode, s.mode)
-    cpu_wall = f"; CPU/wall {f.fixed(s.cpu_wall)}" if s.kind not in WAIT_KINDS else ""
-    beyond = f"; N > {cpus} cores" if cpus and s.workers > cpus and s.kind not in WAIT_KINDS else ""
-    numbers = (
-        f"{f.times(c.ratio)} at {s.workers} {unit} "
-        f"({f.ci(c.ci_low, c.ci_high)}; ceiling {s.ceiling}{cpu_wall}{beyond})"
-    )
-    if min(c.n_a, c.n_b) < stats.MIN_STEADY_SAMPLES:
-        return Verdict(INCONCLUSIVE, f"inconclusive: {c.n_a}+{c.n_b} samples")
-    if s.workers == 1:
-        return Verdict(INFO, f"overhead only: {numbers}")
-    if s.ceiling <= 1:
-        return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}; 1 core, nothing to gain")
-    if not c.testable:
-        return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}; {_untestable(c)}")
-    if s.kind not in WAIT_KINDS and c.ci_low > s.ceiling * BEYOND_CEILING:
-        return Verdict(
-            WARN,
-            f"impossible: {numbers}: above the physical ceiling, so the host's speed changed "
-            "during the run (other load?); rerun on a quiet machine",
-        )
-    if c.significant and c.ratio >= 1 + PRACTICAL_DIFF:
-        gain = (c.ratio - 1) / (s.ceiling - 1)
-        if gain >= SCALE_GAIN_FRACTION:
-            return Verdict(YES, f"{yes}: {numbers}")
-        return Verdict(PARTLY, f"partly: {numbers}")
-    if c.significant and c.ratio <= 1 - PRACTICAL_DIFF:
-        return Verdict(NO, f"slower: {numbers}")
-    why = "not significantly" if not c.significant else f"within ±{PRACTICAL_DIFF:.0%} of"
-    return Verdict(
-        NO, f"no: {numbers}, {why} different from serial (adjusted {f.pvalue(c.p_adjusted)})"
-    )
-
-
-def _untestable(c: Comparison) -> str:
-    p = stats.min_attainable_p(c.n_a, c.n_b)
-    return f"{c.n_a}+{c.n_b} samples cannot reach p<{stats.ALPHA} (best p={p:.2f})"
-
-
-def absent_verdict(a: Analysis, rt: str, workload: str, mode: str, n: int | None) -> Verdict:
-    """Why a speedup is missing: unsupported, failed, inconclusive or not measured."""
-    c = a.cells
-    mine = c[(c["runtime"] == rt) & (c["workload"] == workload)]
-    for m in (mode, "serial"):
-        rows = mine[mine["mode"] == m]
-        if n is not None and (rows["workers"] == n).any():
-            rows = rows[rows["workers"] == n]
-        for status, symbol, word in (
-            ("unsupported", NA, "n/a"),
-            ("failed", FAILED, "failed"),
-            ("inconclusive", INCONCLUSIVE, "inconclusive"),
-        ):
-            hit = rows[rows["status"] == status]
-            if len(hit):
-                where = f"{m}" if m == mode else f"{m} (the reference)"
-                return Verdict(symbol, f"{word}: {where}: {hit.iloc[0]['reason']}")
-    return Verdict(NOT_APPLICABLE, "not measured")
-
-
-def mode_verdict(
-    a: Analysis, rt: str, workload: str, mode: str, yes: str = "scales", n: int | None = None
-) -> Verdict:
-    """The verdict on ``mode`` vs serial at N (default: the workload's verdict N)."""
-    n = n if n is not None else a.verdict_workers.get((workload, mode))
-    s = a.speedups.get((rt, workload, mode, n)) if n is not None else None
-    if s is None:
-        return absent_verdict(a, rt, workload, mode, n)
-    return judge_speedup(s, a.cpus, yes=yes)
+    judges = {
+        "refcount": refcount_verdict,
+        "spawn": spawn_verdict,
+        "convoy": convoy_verdict,
+        "serial-speed": serial_verdict,
+        "warmup": warmup_verdict,
+        "free-threading": free_threading_verdict,
+    }
+    if claim.key == "clib-threads":
+        return clib_verdict(a, info)
+    return judges[claim.key](a, rt)
 
 
 def _with_asyncio_vs_threads(a: Analysis, rt: str, workload: str, verdict: Verdict) -> Verdict:
@@ -279,40 +201,122 @@ def _with_asyncio_vs_threads(a: Analysis, rt: str, workload: str, verdict: Verdi
     return Verdict(verdict.symbol, f"{verdict.text}; {extra}")
 
 
-# --- other claims ----------------------------------------------------------------------------
+# --- claims answered by several workloads ------------------------------------------------------
+
+
+def combine(found: Sequence[tuple[str, Verdict]]) -> Verdict:
+    """One cell from several workloads' verdicts: each named, the symbol of the measured ones.
+
+    All measured ones yes -> yes; some yes or partly -> partly; else the first measured one's
+    symbol (no, inconclusive...). Workloads that are n/a, failed or unmeasured only add text.
+    """
+    text = "; ".join(f"`{w}` {v.text}" for w, v in found)
+    measured = [v.symbol for _, v in found if v.symbol not in (NA, FAILED, NOT_APPLICABLE)]
+    if not measured:
+        return Verdict(found[0][1].symbol, text)
+    if all(s == YES for s in measured):
+        return Verdict(YES, text)
+    if any(s in (YES, PARTLY) for s in measured):
+        return Verdict(PARTLY, text)
+    return Verdict(measured[0], text)
+
+
+def has_gil(info: RuntimeInfo) -> bool:
+    """Whether the runtime runs under a GIL: probed, else as its registry entry expects."""
+    return bool(info.gil_enabled if info.gil_enabled is not None else info.expected_gil)
+
+
+def clib_verdict(a: Analysis, info: RuntimeInfo) -> Verdict:
+    """C libraries releasing the GIL (hash, zlib, numpy), against ``cholds`` that holds it."""
+    rt = info.id
+    cases = [w for w in CLIB_WORKLOADS if w in a.workloads]
+    if not cases:
+        return mode_verdict(a, rt, OLD_CLIB, "threads")
+    verdict = combine([(w, mode_verdict(a, rt, w, "threads")) for w in cases])
+    if CHOLDS not in a.workloads:
+        return verdict
+    control = mode_verdict(a, rt, CHOLDS, "threads")
+    if has_gil(info) and control.symbol in (YES, PARTLY):
+        return Verdict(
+            WARN,
+            f"{verdict.text}; but the contrast `{CHOLDS}`, C code that holds the GIL, "
+            f"{control.text} on a GIL runtime: something is wrong with this run or runtime",
+        )
+    return Verdict(verdict.symbol, f"{verdict.text}; contrast `{CHOLDS}` (holds the GIL) "
+                   f"{control.text}")  # fmt: skip
+
+
+def refcount_verdict(a: Analysis, rt: str) -> Verdict:
+    """Threads on shared refcounts (one object, one class), next to private allocation."""
+    shared = [w for w in REFCOUNT_SHARED if w in a.workloads]
+    if not shared:
+        return mode_verdict(a, rt, OLD_ALLOC, "threads")
+    verdict = combine([(w, mode_verdict(a, rt, w, "threads")) for w in shared])
+    if REFCOUNT_PRIVATE not in a.workloads:
+        return verdict
+    private = mode_verdict(a, rt, REFCOUNT_PRIVATE, "threads")
+    return Verdict(verdict.symbol, f"{verdict.text}; against `{REFCOUNT_PRIVATE}` {private.text}")
 
 
 def spawn_verdict(a: Analysis, rt: str) -> Verdict:
-    """Seconds per started process (information, not a yes/no)."""
+    """Seconds per started process for each start-up workload (information, not a yes/no)."""
     found = sorted((w, v) for (r, w), v in a.spawn.items() if r == rt)
     if not found:
-        return absent_verdict(a, rt, "spawn", "serial", None)
-    _, (n, e) = found[0]
-    if e.n < stats.MIN_STEADY_SAMPLES:
-        return Verdict(INCONCLUSIVE, f"inconclusive: {e.n} samples")
-    span = f.seconds_range(e.ci_low, e.ci_high)
-    return Verdict(INFO, f"{f.seconds(e.value)} per process (95% CI {span})")
+        workload = next((w for w in SPAWN_LABELS if w in a.workloads), OLD_SPAWN)
+        return absent_verdict(a, rt, workload, "serial", None)
+    texts = []
+    for workload, (_, e) in found:
+        label = _spawn_label(a, rt, workload)
+        if e.n < stats.MIN_STEADY_SAMPLES:
+            if len(found) == 1:
+                return Verdict(INCONCLUSIVE, f"inconclusive: {e.n} samples")
+            texts.append(f"{label}inconclusive: {e.n} samples")
+            continue
+        span = f.seconds_range(e.ci_low, e.ci_high)
+        texts.append(f"{label}{f.seconds(e.value)} per process (95% CI {span})")
+    for workload in SPAWN_LABELS:  # a start-up workload that did not run says why
+        if workload in a.workloads and workload not in {w for w, _ in found}:
+            texts.append(
+                f"{SPAWN_LABELS[workload]}: {absent_verdict(a, rt, workload, 'serial', None)}"
+            )
+    return Verdict(INFO, "; ".join(texts))
+
+
+def _spawn_label(a: Analysis, rt: str, workload: str) -> str:
+    """``fresh interpreter: ``, ``default start method (fork): ``; nothing for an old run."""
+    label = SPAWN_LABELS.get(workload)
+    if label is None:
+        return ""
+    method = a.start_methods.get((rt, workload))
+    return f"{label} ({method}): " if method else f"{label}: "
 
 
 def convoy_verdict(a: Analysis, rt: str) -> Verdict:
     """I/O latency inflation with N busy CPU threads (N = the convoy verdict N)."""
-    workloads = sorted(w for w, k in a.kinds.items() if k == "latency")
+    workloads = sorted(w for w, k in a.kinds.items() if k in LATENCY_KINDS)
     if not workloads:
         return Verdict(NOT_APPLICABLE, "not measured")
     workload = workloads[0]
     n = a.verdict_workers.get((workload, "threads"))
     c = a.convoy.get((rt, workload, n or -1))
-    if c is None:
+    fig = a.convoy_figures.get((rt, workload, n or -1))
+    if c is None or fig is None:
         return absent_verdict(a, rt, workload, "threads", n)
-    quiet, busy = convoy_medians(a, rt, workload, n or 0)
+    busy = f"{n} busy thread{'s' if n != 1 else ''}"
+    if fig.never_yielded:
+        return Verdict(
+            NO,
+            f"convoy: the {busy} never yielded the GIL, so the I/O thread waited until they "
+            f"stopped (alone: mean latency {f.millis(fig.quiet_ms)})",
+        )
     numbers = (
         f"mean latency {f.times(c.ratio)} ({f.ci(c.ci_low, c.ci_high)}): "
-        f"{f.millis(quiet)} → {f.millis(busy)} with {n} busy threads"
+        f"{f.millis(fig.quiet_ms)} → {f.millis(fig.busy_ms)} with {busy}"
     )
     if min(c.n_a, c.n_b) < stats.MIN_STEADY_SAMPLES:
         return Verdict(INCONCLUSIVE, f"inconclusive: {c.n_a}+{c.n_b} samples")
     if not c.testable:
-        return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}; {_untestable(c)}")
+        return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}; {untestable(c)}")
     if c.significant and c.ratio >= CONVOY_INFLATION:
         return Verdict(NO, f"convoy: {numbers}")
     if c.ci_high >= CONVOY_INFLATION and not (c.significant and c.ratio < CONVOY_INFLATION):
@@ -324,46 +328,18 @@ def convoy_verdict(a: Analysis, rt: str) -> Verdict:
     return Verdict(YES, f"no convoy: {numbers}")
 
 
-def convoy_medians(a: Analysis, rt: str, workload: str, n: int) -> tuple[float, float]:
-    """Median of the mean latency (ms) without and with N busy threads."""
-    serial_ns = sorted(
-        int(x)
-        for x in a.cells.loc[
-            (a.cells["runtime"] == rt)
-            & (a.cells["workload"] == workload)
-            & (a.cells["mode"] == "serial"),
-            "workers",
-        ]
-    )
-    base_n = n if n in serial_ns else (serial_ns[0] if serial_ns else n)
-    quiet = a.samples(rt, workload, "serial", base_n, LATENCY_METRIC)
-    busy = a.samples(rt, workload, "threads", n, LATENCY_METRIC)
-    return (
-        float(np.median(quiet)) if len(quiet) else float("nan"),
-        float(np.median(busy)) if len(busy) else float("nan"),
-    )
-
-
-def relative_speed(e: Estimate, baseline: str) -> Verdict:
-    """A speed ratio (>1 = faster than ``baseline``) judged on its interval."""
-    k = f"geomean of {e.n} workload{'s' if e.n != 1 else ''}"
-    numbers = f"{f.times(e.value)} the speed of {baseline} ({f.ci(e.ci_low, e.ci_high)}; {k})"
-    if e.ci_low > 1 + PRACTICAL_DIFF:
-        return Verdict(YES, f"faster: {numbers}")
-    if e.ci_high < 1 / (1 + PRACTICAL_DIFF):
-        return Verdict(NO, f"slower: {numbers}")
-    if e.ci_low != e.ci_low:  # NaN: no interval
-        return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}")
-    return Verdict(NO, f"no clear difference: {numbers}")
+# --- speed ---------------------------------------------------------------------------------------
 
 
 def serial_verdict(a: Analysis, rt: str) -> Verdict:
-    """Single-thread speed vs the baseline runtime (geometric mean over compute workloads)."""
+    """Single-thread speed vs the baseline (geometric mean over the compute kernels)."""
     if rt == a.baseline:
         return Verdict(INFO, "the baseline (1×)")
-    e = a.serial_geomean.get(rt)
+    e = a.kernel_geomean.get(rt)
     if e is None:
-        return Verdict(INCONCLUSIVE, f"inconclusive: no serial cells comparable with {a.baseline}")
+        return Verdict(
+            INCONCLUSIVE, f"inconclusive: no compute kernel comparable with {a.baseline}"
+        )
     return relative_speed(e, a.baseline)
 
 
@@ -409,7 +385,7 @@ def free_threading_verdict(a: Analysis, rt: str) -> Verdict:
     )
     if not gain.testable:
         reason = (
-            _untestable(gain)
+            untestable(gain)
             if min(gain.n_a, gain.n_b) >= stats.MIN_STEADY_SAMPLES
             else f"{gain.n_a}+{gain.n_b} samples"
         )

@@ -1,0 +1,76 @@
+"""The Verdicts table (one row per claim of the seed) and the at-a-glance speedups."""
+
+from __future__ import annotations
+
+from harness.analyse.run import Analysis
+from harness.publish.report import judge as v
+from harness.publish.report import verdicts
+from harness.publish.report.cells import ns_mark, ratio_ci, table
+from harness.vocabulary import LATENCY_KINDS, PARALLEL_MODES
+
+
+def verdicts_section(a: Analysis) -> str:
+    rows = []
+    for row in verdicts.verdict_rows(a):
+        claim = f"**{row.claim.question}**<br>{row.claim.measured_by}"
+        rows.append([claim] + [str(row.cells[rid]) for rid in a.runtime_ids])
+    seed = "\n".join(
+        f"- **{c.question}** — seed: {c.seed} Measured by {c.measured_by}." for c in verdicts.CLAIMS
+    )
+    thresholds = (
+        f"Thresholds: *scales* = significant speedup realising ≥ {v.SCALE_GAIN_FRACTION:.0%} of "
+        f"the possible gain (speedup − 1 ≥ {v.SCALE_GAIN_FRACTION} × (ceiling − 1)); *partly* = "
+        f"significant but less; differences under {v.PRACTICAL_DIFF:.0%} are not called "
+        f"faster or slower; *convoy* = mean I/O latency at least {v.CONVOY_INFLATION:g}× with busy "
+        f"threads; *needs warm-up* = first run ≥ {v.WARMUP_NOTABLE:g}× the steady time; "
+        f"*impossible* = a CPU-bound speedup whose whole interval is over {v.BEYOND_CEILING:g}× "
+        "its ceiling (the host's speed changed during the run). "
+        "Verdicts on parallel modes are judged at the largest N that fits the cores (any N for "
+        "I/O); the other Ns are in the scaling tables."
+    )
+    return "\n\n".join(
+        [
+            "## Verdicts",
+            table(rows, ["claim", *a.runtime_ids]),
+            thresholds,
+            "The claims, from the seed post on Python implementations and the GIL:\n\n" + seed,
+        ]
+    )
+
+
+def at_a_glance(a: Analysis) -> str:
+    rows = []
+    for workload in a.workloads:
+        if a.kinds.get(workload) in LATENCY_KINDS:
+            continue
+        for mode in PARALLEL_MODES:
+            n = a.verdict_workers.get((workload, mode))
+            if n is None:
+                continue
+            s = next((s for k, s in a.speedups.items() if k[1:] == (workload, mode, n)), None)
+            ceiling = s.ceiling if s else n
+            label = f"`{workload}` {mode}, N={n} (ceiling {ceiling})"
+            cells = []
+            for info in a.runtimes:
+                if not info.available:
+                    cells.append(f"{v.UNAVAILABLE}")
+                    continue
+                sp = a.speedups.get((info.id, workload, mode, n))
+                if sp is None:
+                    verdict = v.absent_verdict(a, info.id, workload, mode, n)
+                    cells.append(f"{verdict.symbol} {verdict.text.split(':')[0]}")
+                    continue
+                verdict = v.judge_speedup(sp, a.cpus)
+                mark = "" if verdict.symbol == v.INCONCLUSIVE else ns_mark(sp.comparison)
+                cells.append(f"{verdict.symbol} {ratio_ci(sp.comparison)}{mark}")
+            rows.append([label, *cells])
+    if not rows:
+        return ""
+    return "\n\n".join(
+        [
+            "## At a glance: does parallelism help, and by how much?",
+            "Speedup over serial (95% CI) at the verdict N. Details and every N per workload in "
+            "[Scaling per workload](#scaling-per-workload).",
+            table(rows, ["workload · mode", *a.runtime_ids]),
+        ]
+    )

@@ -1,0 +1,135 @@
+"""The report's opening: title, machine, runtimes, and how to read the rest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from harness.analyse import stats
+from harness.analyse.run import Analysis
+from harness.publish import markdown as f
+from harness.publish.report import judge as v
+from harness.publish.report.cells import gil_label, or_default, plural, table
+from harness.store.meta import COMPLETE, RunMeta
+
+
+def headline(a: Analysis) -> str:
+    meta = a.meta
+    host = meta.host
+    suite = meta.suite_name or "?"
+    backend = meta.backend or _first_value(a.df, "backend") or "?"
+    if backend == "local":
+        where = "local: **not containerised** (host interpreters, no cpuset pinning)"
+    else:
+        where = f"{backend} (containerised)"
+    pinning = []
+    if meta.cpuset is not None:
+        pinning.append(f"cpuset `{meta.cpuset}`")
+    if meta.cpus is not None:
+        pinning.append(f"{meta.cpus} CPUs")
+    if meta.memory_limit:
+        pinning.append(f"memory limit {meta.memory_limit}")
+    pinned = (
+        f"; containers pinned to {', '.join(pinning)}" if pinning and backend != "local" else ""
+    )
+    machine = (
+        f"{or_default(host.cpu_model, 'unknown CPU')} "
+        f"({or_default(host.cores, '?')} cores{pinned}), "
+        f"{or_default(host.os, '')} kernel {or_default(host.kernel, '?')}".replace(" ,", ",")
+    )
+    lines = [
+        f"# gilbench report: `{meta.run_id or a.run_dir.name}`",
+        "",
+        f"**Suite:** `{suite}` · **date:** {_time_span(meta)} · **backend:** {where} · "
+        f"**status:** {meta.status}",
+        "",
+        f"**Machine:** {machine}.",
+    ]
+    total, inside = meta.wall_total_s, meta.workload_wall_s
+    if isinstance(total, int | float) and isinstance(inside, int | float) and total > 0:
+        over = total - inside
+        lines += [
+            "",
+            f"**Harness overhead:** {f.seconds(over)} of {f.seconds(total)} wall time "
+            f"({over / total:.0%}) was spent outside timed regions (image checks, container "
+            "start-up, warm-ups, reporting).",
+        ]
+    if meta.status not in (None, COMPLETE):
+        lines += ["", f"> {v.WARN} The run is **{meta.status}**: some cells may be missing."]
+    max_n = int(a.cells["workers"].max()) if len(a.cells) else 0
+    if a.cpus and max_n > a.cpus:
+        lines += [
+            "",
+            f"> {v.WARN} Only {a.cpus} CPUs: CPU-bound work cannot run faster than {a.cpus}× "
+            f"however many workers there are, so scaling beyond {a.cpus} cannot be measured "
+            f"here. Rows with N > {a.cpus} show that ceiling; they are not failures to scale.",
+        ]
+    rows = []
+    for info in a.runtimes:
+        name = f"{info.id} (baseline)" if info.id == a.baseline else info.id
+        if not info.available:
+            status = f"{v.UNAVAILABLE} unavailable: {info.reason or '?'}"
+        elif (a.cells["runtime"] == info.id).any():
+            status = "ran"
+        else:
+            status = f"{v.WARN} no results recorded"
+        rows.append(
+            [
+                name,
+                info.implementation or f.DASH,
+                info.version or f.DASH,
+                gil_label(info) if info.available else f.DASH,
+                info.pool or f.DASH,
+                status,
+            ]
+        )
+    lines += [
+        "",
+        table(
+            rows, ["runtime", "implementation", "Python", "GIL (probed)", "process pool", "status"]
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def _time_span(meta: RunMeta) -> str:
+    start = str(meta.started_at or "")
+    end = str(meta.finished_at or "")
+    if not start:
+        return "date unknown"
+    s_date, _, s_time = start.rstrip("Z").partition("T")
+    e_date, _, e_time = end.rstrip("Z").partition("T")
+    if not end:
+        return f"{s_date} {s_time[:5]} UTC"
+    if e_date == s_date:
+        return f"{s_date} {s_time[:5]}–{e_time[:5]} UTC"
+    return f"{s_date} {s_time[:5]} – {e_date} {e_time[:5]} UTC"
+
+
+def _first_value(df: pd.DataFrame, column: str) -> Any:
+    values = df[column].dropna() if column in df.columns else []
+    return values.iloc[0] if len(values) else None
+
+
+def how_to_read(a: Analysis) -> str:
+    cores = f"{a.cpus} cores here" if a.cpus else "core count unknown"
+    items = [
+        "**Cell**: one runtime × workload × mode × N workers. Serial runs N units of work one "
+        "after another; threads, processes and asyncio run the same N units at once. Times are "
+        "medians of the steady repetitions (warm-ups excluded) with their interquartile range "
+        "(IQR).",
+        "**Speedup** = serial time ÷ parallel time for the same N units. Its **ceiling** is the "
+        f"most physics allows: min(N, cores) for work that needs a CPU ({cores}), N for waiting "
+        "(I/O). **CPU/wall** ≈ how many cores were busy: about 1 means one core did all the work.",
+        "**Intervals**: every ratio has a 95% bootstrap confidence interval (CI).",
+        "**Significance**: a difference counts as real only if a two-sided Mann–Whitney U test "
+        "says so after a Benjamini–Hochberg correction over all "
+        f"{plural(a.n_tests, 'testable comparison')} in this report (adjusted p < "
+        f"{stats.ALPHA}); the others are marked *n.s.* and not ranked. δ is Cliff's delta "
+        "(−1…+1): how much more often one sample is the larger.",
+        f"**Inconclusive**: fewer than {stats.MIN_STEADY_SAMPLES} steady samples, or too few to "
+        "ever reach significance (3 + 3 samples: the smallest possible p is 0.1; use ≥ 5 reps).",
+        f"**Symbols**: {v.LEGEND}.",
+    ]
+    return "## How to read this report\n\n" + "\n".join(f"- {item}" for item in items)

@@ -1,0 +1,145 @@
+"""The verdict rules: thresholds, symbols, and the judgement of one speedup or speed ratio.
+
+Every verdict carries its number and interval; too few samples give "inconclusive", never a
+guess. All thresholds live here; :mod:`.verdicts` applies them to the claims.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.analyse import stats
+from harness.analyse.run import Analysis, Speedup
+from harness.analyse.stats import Comparison, Estimate
+from harness.publish import markdown as f
+from harness.vocabulary import WAIT_KINDS
+
+# --- thresholds -------------------------------------------------------------------------------
+# "Scales" = a significant speedup that realises at least half of the possible gain:
+# speedup - 1 >= 0.5 * (ceiling - 1). GIL-bound threads sit near 1.0x and truly parallel ones
+# at 1.6-2.0x on a noisy 2-core VM (DESIGN.md section 5); halfway separates them with margin.
+SCALE_GAIN_FRACTION = 0.5
+# Differences under 5% are not called faster/slower even when significant: they are below what
+# a machine with ±20% run-to-run noise can be trusted to rank.
+PRACTICAL_DIFF = 0.05
+# A CPU-bound speedup whose whole interval lies this far above min(N, cores) is impossible: the
+# machine's speed changed between the serial and the parallel cells (other load, frequency).
+# It is shown as a warning about the run, never as scaling.
+BEYOND_CEILING = 1.05
+# The convoy effect = the median I/O round trip at least doubles while CPU threads run. OS
+# scheduling alone adds a little latency on every runtime; a GIL hand-off (5 ms switch interval)
+# inflates a ~0.1 ms round trip by one or two orders of magnitude, so 2x separates the two.
+CONVOY_INFLATION = 2.0
+# A first run at least 1.5x the steady time changes what a single timing tells you (hyperfine
+# warns on "first run much slower"); below that it is within this machine's noise. Judged on
+# the interval: all of it above -> "needs warm-up", all below -> "yes", else "some warm-up".
+WARMUP_NOTABLE = 1.5
+
+YES, PARTLY, NO, INCONCLUSIVE, WARN, INFO = "✅", "🟡", "❌", "❔", "⚠️", "ℹ️"
+NA, FAILED, UNAVAILABLE, NOT_APPLICABLE = "🚫", "💥", "⛔", "—"
+LEGEND = (
+    f"{YES} yes · {PARTLY} partly · {NO} no · {INCONCLUSIVE} inconclusive · {WARN} caution · "
+    f"{INFO} information · {NA} n/a (mode does not exist on that runtime) · {FAILED} failed · "
+    f"{UNAVAILABLE} runtime unavailable · {NOT_APPLICABLE} does not apply"
+)
+UNIT = {"threads": "threads", "processes": "processes", "asyncio": "tasks", "serial": "units"}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One table cell: a symbol and the sentence with the number behind it."""
+
+    symbol: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.text}".strip()
+
+
+def judge_speedup(s: Speedup, cpus: int | None, yes: str = "scales") -> Verdict:
+    """The verdict on one speedup: scales / partly / no / slower / inconclusive."""
+    c = s.comparison
+    unit = UNIT.get(s.mode, s.mode)
+    cpu_wall = f"; CPU/wall {f.fixed(s.cpu_wall)}" if s.kind not in WAIT_KINDS else ""
+    beyond = f"; N > {cpus} cores" if cpus and s.workers > cpus and s.kind not in WAIT_KINDS else ""
+    numbers = (
+        f"{f.times(c.ratio)} at {s.workers} {unit} "
+        f"({f.ci(c.ci_low, c.ci_high)}; ceiling {s.ceiling}{cpu_wall}{beyond})"
+    )
+    if min(c.n_a, c.n_b) < stats.MIN_STEADY_SAMPLES:
+        return Verdict(INCONCLUSIVE, f"inconclusive: {c.n_a}+{c.n_b} samples")
+    if s.workers == 1:
+        return Verdict(INFO, f"overhead only: {numbers}")
+    if s.ceiling <= 1:
+        return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}; 1 core, nothing to gain")
+    if not c.testable:
+        return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}; {untestable(c)}")
+    if s.kind not in WAIT_KINDS and c.ci_low > s.ceiling * BEYOND_CEILING:
+        return Verdict(
+            WARN,
+            f"impossible: {numbers}: above the physical ceiling, so the host's speed changed "
+            "during the run (other load?); rerun on a quiet machine",
+        )
+    if c.significant and c.ratio >= 1 + PRACTICAL_DIFF:
+        gain = (c.ratio - 1) / (s.ceiling - 1)
+        if gain >= SCALE_GAIN_FRACTION:
+            return Verdict(YES, f"{yes}: {numbers}")
+        return Verdict(PARTLY, f"partly: {numbers}")
+    if c.significant and c.ratio <= 1 - PRACTICAL_DIFF:
+        return Verdict(NO, f"slower: {numbers}")
+    why = (
+        "not significantly different from"
+        if not c.significant
+        else f"within ±{PRACTICAL_DIFF:.0%} of"
+    )
+    return Verdict(NO, f"no: {numbers}, {why} serial (adjusted {f.pvalue(c.p_adjusted)})")
+
+
+def untestable(c: Comparison) -> str:
+    """Why a comparison cannot be significant: too few samples for p < ALPHA."""
+    p = stats.min_attainable_p(c.n_a, c.n_b)
+    return f"{c.n_a}+{c.n_b} samples cannot reach p<{stats.ALPHA} (best p={p:.2f})"
+
+
+def absent_verdict(a: Analysis, rt: str, workload: str, mode: str, n: int | None) -> Verdict:
+    """Why a speedup is missing: unsupported, failed, inconclusive or not measured."""
+    c = a.cells
+    mine = c[(c["runtime"] == rt) & (c["workload"] == workload)]
+    for m in (mode, "serial"):
+        rows = mine[mine["mode"] == m]
+        if n is not None and (rows["workers"] == n).any():
+            rows = rows[rows["workers"] == n]
+        for status, symbol, word in (
+            ("unsupported", NA, "n/a"),
+            ("failed", FAILED, "failed"),
+            ("inconclusive", INCONCLUSIVE, "inconclusive"),
+        ):
+            hit = rows[rows["status"] == status]
+            if len(hit):
+                where = f"{m}" if m == mode else f"{m} (the reference)"
+                return Verdict(symbol, f"{word}: {where}: {hit.iloc[0]['reason']}")
+    return Verdict(NOT_APPLICABLE, "not measured")
+
+
+def mode_verdict(
+    a: Analysis, rt: str, workload: str, mode: str, yes: str = "scales", n: int | None = None
+) -> Verdict:
+    """The verdict on ``mode`` vs serial at N (default: the workload's verdict N)."""
+    n = n if n is not None else a.verdict_workers.get((workload, mode))
+    s = a.speedups.get((rt, workload, mode, n)) if n is not None else None
+    if s is None:
+        return absent_verdict(a, rt, workload, mode, n)
+    return judge_speedup(s, a.cpus, yes=yes)
+
+
+def relative_speed(e: Estimate, baseline: str) -> Verdict:
+    """A speed ratio (>1 = faster than ``baseline``) judged on its interval."""
+    k = f"geomean of {e.n} workload{'s' if e.n != 1 else ''}"
+    numbers = f"{f.times(e.value)} the speed of {baseline} ({f.ci(e.ci_low, e.ci_high)}; {k})"
+    if e.ci_low > 1 + PRACTICAL_DIFF:
+        return Verdict(YES, f"faster: {numbers}")
+    if e.ci_high < 1 / (1 + PRACTICAL_DIFF):
+        return Verdict(NO, f"slower: {numbers}")
+    if e.ci_low != e.ci_low:  # NaN: no interval
+        return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}")
+    return Verdict(NO, f"no clear difference: {numbers}")
