@@ -12,9 +12,11 @@ from pathlib import Path
 from harness.errors import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
+    EXIT_LOCKED,
     EXIT_REGRESSION,
     GilbenchError,
     Interrupted,
+    RunLocked,
 )
 from harness.measure.progress import Display, result_line
 from harness.measure.session import CompareOptions, compare
@@ -59,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--reports", type=Path, default=None, help="reports folder")
         sub.add_argument("--no-build", action="store_true", help="never build images")
         sub.add_argument(
+            "--wait-lock",
+            action="store_true",
+            help="wait for a run holding the reports folder instead of refusing "
+            f"(refusing exits {EXIT_LOCKED})",
+        )
+        sub.add_argument(
             "--baseline", default=DEFAULT_BASELINE, help="runtime to compare against"
         )
         if name == "compare":
@@ -88,7 +96,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     history.add_argument("--no-charts", action="store_true", help="write history.md only")
 
-    clean = commands.add_parser("clean", help="remove harness containers (and images)")
+    export = commands.add_parser(
+        "export", help="write a run's results for other tools (pyperf, github-action-benchmark)"
+    )
+    export.add_argument("run_dir", type=Path)
+    export.add_argument("--pyperf", type=Path, help="pyperf JSON (default: RUN_DIR/pyperf.json)")
+    export.add_argument(
+        "--benchmark-action",
+        type=Path,
+        help="customSmallerIsBetter JSON (default: RUN_DIR/benchmark-action.json)",
+    )
+
+    clean = commands.add_parser(
+        "clean",
+        help="remove containers whose run is gone (and, with --images, every gilbench image); "
+        "measurements are never removed",
+    )
     clean.add_argument("--images", action="store_true", help="also remove gilbench images")
     return parser
 
@@ -115,6 +138,7 @@ def _main(args: argparse.Namespace, display: Display) -> int:
             resume=getattr(args, "resume", None),
             build=not args.no_build,
             baseline=args.baseline,
+            wait_lock=args.wait_lock,
             command=os.environ.get("GILBENCH_COMMAND")
             or "python -m harness " + shlex.join(sys.argv[1:]),
         )
@@ -133,6 +157,8 @@ def _main(args: argparse.Namespace, display: Display) -> int:
     if args.command == "history":
         suite = None if args.suite == "all" else args.suite
         return _history(reports, args.fail_on_regression, suite, not args.no_charts)
+    if args.command == "export":
+        return _export(args.run_dir, args.pyperf, args.benchmark_action)
     if args.command == "clean":
         return _clean(args.images, display)
     raise AssertionError(args.command)
@@ -190,15 +216,34 @@ def _images(root: Path, wanted: tuple[str, ...], display: Display) -> int:
     runtimes = select(load_registry(root), list(wanted), "RUNTIMES/--runtimes")
     statuses = ensure_images(DockerBackend(), root, runtimes, display.info, display.build_line)
     built = [s.runtime_id for s in statuses.values() if s.action == "built"]
-    if not built:
+    rejected = [s for s in statuses.values() if s.state in ("failed", "unavailable")]
+    if not built and not rejected:
         display.info("nothing to build: every image is up to date with its recipe")
-    failed = [s for s in statuses.values() if s.state == "failed"]
-    for status in statuses.values():
-        if status.state in ("failed", "unavailable"):
-            display.warn(
-                f"{status.runtime_id} {status.state}: {str(status.reason).splitlines()[0]}"
-            )
+    for status in rejected:
+        display.warn(f"{status.runtime_id} {status.state}: {str(status.reason).splitlines()[0]}")
+    # a build that failed is an error; so is a runtime the user named that cannot be had
+    failed = [s for s in rejected if s.state == "failed" or (wanted and s.state == "unavailable")]
     return 1 if failed else 0
+
+
+def _export(run_dir: Path, pyperf: Path | None, benchmark_action: Path | None) -> int:
+    from dataclasses import asdict
+
+    from harness.publish.exports import write_benchmark_action, write_pyperf
+    from harness.store.results import read_meta, read_records
+
+    records = [asdict(r) for r in read_records(run_dir)]
+    meta = read_meta(run_dir).to_dict()
+    for writer, path in (
+        (write_pyperf, pyperf or run_dir / "pyperf.json"),
+        (write_benchmark_action, benchmark_action or run_dir / "benchmark-action.json"),
+    ):
+        export = writer(path, records, meta)
+        if export.skipped:
+            print(f"{path}: left out (no usable value): {', '.join(export.skipped)}",
+                  file=sys.stderr)
+        result_line(str(path))
+    return 0
 
 
 def _clean(images: bool, display: Display) -> int:
@@ -223,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     except Interrupted as exc:
         display.warn(str(exc))
         return EXIT_INTERRUPTED
+    except RunLocked as exc:
+        print(f"gilbench: error: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
     except KeyboardInterrupt:
         display.warn("interrupted")
         return EXIT_INTERRUPTED

@@ -3,6 +3,7 @@
 EXIT_OK = 0
 EXIT_ERROR = 2  # a GilbenchError: bad input, Docker unreachable, ...
 EXIT_REGRESSION = 3  # nightly with --fail-on-regression: a plain regression was flagged
+EXIT_LOCKED = 75  # another run holds the reports folder's lock (EX_TEMPFAIL: try again later)
 EXIT_INTERRUPTED = 130  # Ctrl-C (what was measured is kept)
 
 
@@ -29,3 +30,7 @@ class ImageBuildError(GilbenchError):
 
 class Interrupted(GilbenchError):
     """Ctrl-C: what was measured is kept; the message says how to resume."""
+
+
+class RunLocked(GilbenchError):
+    """Another run holds the reports folder's lock; the message names its PID, host and run id."""

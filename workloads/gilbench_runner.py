@@ -34,7 +34,7 @@ SCHEMA = 2
 PROG = "gilbench_runner"
 POOL_KINDS = ("auto", "multiprocessing", "subprocess")
 MAX_WARMUP_REPS = 200  # --warmup-seconds never makes a cell run longer than this many warm-ups
-TASK_TIMEOUT_S = 24 * 3600        # the harness enforces the real (per-container) timeout
+POOL_POLL_S = 0.2                 # how often a waiting parent checks its pool workers are alive
 WARM_ROUNDS = 20                  # pool warm-up rounds until every worker has answered
 ROUNDTRIP_ROUNDS = 20             # empty-task rounds timed per processes cell
 MAX_SCALE = 1000                  # calibration never multiplies the suite size by more
@@ -448,7 +448,11 @@ class MultiprocessingPool(object):
     def __init__(self, workload, catalogue, processes):
         import multiprocessing
         self.processes = processes
+        self.broken = None
         self.pool = multiprocessing.Pool(processes, worker_init, (workload, catalogue))
+        # multiprocessing.Pool silently replaces a dead worker and waits forever for the task
+        # it held: watch the original workers instead (none of them exits while the pool lives)
+        self.workers = list(getattr(self.pool, "_pool", []))
         try:
             self._warm()
         except:  # noqa: E722
@@ -461,16 +465,27 @@ class MultiprocessingPool(object):
         pids = set()
         for _ in range(WARM_ROUNDS):
             pending = [self.pool.apply_async(task_warm, (0.02,)) for _ in range(self.processes)]
-            for item in pending:
-                pids.add(item.get(TASK_TIMEOUT_S))
+            pids.update(self._collect(pending))
             if len(pids) >= self.processes:
                 return
         log("multiprocessing pool: only %d of %d workers answered the warm-up"
             % (len(pids), self.processes))
 
     def _map(self, func, argses):
-        pending = [self.pool.apply_async(func, args) for args in argses]
-        return [item.get(TASK_TIMEOUT_S) for item in pending]
+        if self.broken:
+            raise RuntimeError(self.broken)
+        return self._collect([self.pool.apply_async(func, args) for args in argses])
+
+    def _collect(self, pending):
+        """The results of `pending`, failing at once when a pool worker has died."""
+        for item in pending:
+            while not item.ready():
+                item.wait(POOL_POLL_S)
+                dead = dead_worker_message(self.workers)
+                if dead:
+                    self.broken = dead
+                    raise RuntimeError(dead)
+        return [item.get() for item in pending]
 
     def run(self, size, workers):
         return self._map(task_unit, [(size, index) for index in range(workers)])
@@ -479,8 +494,27 @@ class MultiprocessingPool(object):
         return self._map(task_ping, [(index,) for index in range(workers)])
 
     def close(self):
-        self.pool.close()
+        if self.broken:  # a lost task would keep close() + join() waiting
+            self.pool.terminate()
+        else:
+            self.pool.close()
         self.pool.join()
+
+
+def dead_worker_message(processes):
+    """'pool worker <pid> died (...)' for the first of `processes` that has exited, else None."""
+    for process in processes:
+        code = process.exitcode
+        if code is None:
+            continue
+        if code == -9:
+            how = "exit -9: killed, OOM?"
+        elif code < 0:
+            how = "exit %d: killed by signal %d" % (code, -code)
+        else:
+            how = "exit %d" % code
+        return "pool worker %s died (%s)" % (process.pid, how)
+    return None
 
 
 class SubprocessPool(object):

@@ -38,6 +38,8 @@ class Speedup:
     ceiling: int
     comparison: Comparison
     cpu_wall: float
+    problems: tuple[str, ...] = ()  # of the serial and the parallel cell (integrity)
+    judgeable: bool = True  # False: a wrong checksum or a lost repetition behind it
 
     @property
     def efficiency(self) -> float:
@@ -100,9 +102,11 @@ class Figures:
         cell_rows: dict[CellKey, dict[str, Any]],
         cpus: int | None,
         kinds: dict[str, str | None],
+        fixed_cells: dict[CellKey, pd.DataFrame] | None = None,
     ) -> None:
         self.df = df
         self.steady_cells = steady_cells
+        self.fixed_cells = steady_cells if fixed_cells is None else fixed_cells
         self.cell_rows = cell_rows
         self.cpus = cpus
         self.kinds = kinds
@@ -111,6 +115,22 @@ class Figures:
         self, rt: str, workload: str, mode: str, n: int, column: str = "wall_s"
     ) -> np.ndarray:
         return column_values(self.steady_cells.get((rt, workload, mode, n)), column)
+
+    def by_invocation(
+        self, rt: str, workload: str, mode: str, n: int, column: str = "wall_s", fixed: bool = False
+    ) -> dict[int, np.ndarray]:
+        """A cell's values per invocation: the scaling size, or the suite's ``fixed`` size."""
+        cells = self.fixed_cells if fixed else self.steady_cells
+        return stats.by_invocation(cells.get((rt, workload, mode, n)), column)
+
+    def per_size(self, rt: str, workload: str, mode: str, n: int) -> dict[int, np.ndarray]:
+        """Seconds per unit of size, per invocation: comparable across runtimes whose scaling
+        cells were calibrated to different sizes (the work of a unit grows with its size)."""
+        rows = self.steady_cells.get((rt, workload, mode, n))
+        if rows is None:
+            return {}
+        sizes = pd.to_numeric(rows["size"], errors="coerce")
+        return stats.by_invocation(rows.assign(per_size=rows["wall_s"] / sizes), "per_size")
 
     def workers(self, rt: str, workload: str, mode: str) -> set[int]:
         """The Ns of this runtime/workload/mode that have steady samples."""
@@ -126,9 +146,10 @@ class Figures:
                 serial_ns = self.workers(rt, workload, "serial")
                 for mode in PARALLEL_MODES:
                     for n in sorted(self.workers(rt, workload, mode) & serial_ns):
-                        par = self.samples(rt, workload, mode, n)
-                        comparison = stats.compare_samples(
-                            self.samples(rt, workload, "serial", n), par
+                        comparison = stats.compare_invocations(
+                            self.by_invocation(rt, workload, "serial", n),
+                            self.by_invocation(rt, workload, mode, n),
+                            paired=True,
                         )
                         cpu_wall = self.samples(rt, workload, mode, n, "cpu_wall")
                         out[(rt, workload, mode, n)] = Speedup(
@@ -156,16 +177,15 @@ class Figures:
             for workload in workloads:
                 if self.kinds[workload] in LATENCY_KINDS:
                     continue  # a fixed-duration latency probe has no "speed"
-                common = self.workers(rt, workload, "serial") & self.workers(
-                    other, workload, "serial"
-                )
+                common = self._fixed_workers(rt, workload) & self._fixed_workers(other, workload)
                 if not common:
                     continue
                 n = max(common)
-                mine = self.samples(rt, workload, "serial", n)
-                theirs = self.samples(other, workload, "serial", n)
+                mine = self.by_invocation(rt, workload, "serial", n, fixed=True)
+                theirs = self.by_invocation(other, workload, "serial", n, fixed=True)
                 pair = (theirs, mine) if base_first else (mine, theirs)
-                out[(rt, workload)] = (n, stats.compare_samples(*pair))
+                # invocation i of every runtime ran in round i: pair the rounds
+                out[(rt, workload)] = (n, stats.compare_invocations(*pair, paired=True))
         return out
 
     def geomeans(
@@ -186,12 +206,15 @@ class Figures:
                     continue
                 if min(comparison.n_a, comparison.n_b) < stats.MIN_STEADY_SAMPLES:
                     continue
-                mine = self.samples(rt, workload, "serial", n)
-                theirs = self.samples(others[rt], workload, "serial", n)
+                mine = self.by_invocation(rt, workload, "serial", n, fixed=True)
+                theirs = self.by_invocation(others[rt], workload, "serial", n, fixed=True)
                 samples.append((theirs, mine) if base_first else (mine, theirs))
             if samples:
-                out[rt] = stats.geomean_ratio(samples)
+                out[rt] = stats.geomean_invocations(samples)
         return out
+
+    def _fixed_workers(self, rt: str, workload: str) -> set[int]:
+        return {k[3] for k in self.fixed_cells if k[:3] == (rt, workload, "serial")}
 
     def twin_gain(
         self, twins: dict[str, str], workloads: tuple[str, ...]
@@ -206,9 +229,10 @@ class Figures:
                     gil, workload, "threads"
                 )
                 for n in sorted(common):
-                    out[(ft, workload, n)] = stats.compare_samples(
-                        self.samples(gil, workload, "threads", n),
-                        self.samples(ft, workload, "threads", n),
+                    out[(ft, workload, n)] = stats.compare_invocations(
+                        self.per_size(gil, workload, "threads", n),
+                        self.per_size(ft, workload, "threads", n),
+                        paired=True,
                     )
         return out
 
@@ -228,9 +252,10 @@ class Figures:
                     continue
                 for n in sorted(self.workers(rt, workload, "threads")):
                     base_n = n if n in serial_ns else min(serial_ns)
-                    out[(rt, workload, n)] = stats.compare_samples(
-                        self.samples(rt, workload, "threads", n, LATENCY_METRIC),
-                        self.samples(rt, workload, "serial", base_n, LATENCY_METRIC),
+                    out[(rt, workload, n)] = stats.compare_invocations(
+                        self.by_invocation(rt, workload, "threads", n, LATENCY_METRIC),
+                        self.by_invocation(rt, workload, "serial", base_n, LATENCY_METRIC),
+                        paired=True,
                     )
         return out
 
@@ -245,9 +270,10 @@ class Figures:
                     rt, workload, "asyncio"
                 )
                 for n in sorted(common):
-                    out[(rt, workload, n)] = stats.compare_samples(
-                        self.samples(rt, workload, "threads", n),
-                        self.samples(rt, workload, "asyncio", n),
+                    out[(rt, workload, n)] = stats.compare_invocations(
+                        self.by_invocation(rt, workload, "threads", n),
+                        self.by_invocation(rt, workload, "asyncio", n),
+                        paired=True,
                     )
         return out
 

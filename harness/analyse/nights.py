@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.analyse.stats import ratio_of_medians
+from harness.analyse.replication import ByInvocation, level, paired_ratio
 from harness.store.layout import time_from_run_id
 from harness.store.meta import RunMeta
 from harness.store.results import Record, read_meta, read_records
@@ -30,12 +30,17 @@ UNREADABLE = "unreadable"
 
 
 
+CALIBRATED = 0  # the size of a series measured at a calibrated size (see SeriesKey)
+
+
 @dataclass(frozen=True)
 class SeriesKey:
     """One tracked series on one machine.
 
     ``metric`` is ``serial`` (wall seconds of serial mode at the smallest worker count) or a
-    parallel mode name (speedup T_serial / T_parallel of that mode at ``workers``).
+    parallel mode name (speedup T_serial / T_parallel of that mode at ``workers``). ``size``
+    is the suite's size, or ``CALIBRATED`` (0) for scaling cells whose size was calibrated to
+    the runtime's speed (it may differ night to night; their speedups stay comparable).
     """
 
     runtime: str
@@ -230,13 +235,18 @@ def night_series(records: Iterable[Record], cpus: int | None) -> NightSeries:
             continue
         if record.warmup or not isinstance(record.wall_s, int | float) or record.wall_s <= 0:
             continue
-        key = (record.runtime, record.workload, record.size, record.mode, record.workers)
-        cells[key].append((record.rep, float(record.wall_s)))
-    by_group: dict[tuple[str, str, int], dict[str, dict[int, tuple[float, ...]]]] = defaultdict(
+        # calibrated scaling cells: their size follows the runtime's speed, night by night
+        size = CALIBRATED if record.sizing == "calibrated" else record.size
+        key = (record.runtime, record.workload, size, record.mode, record.workers)
+        cells[key].append((record.invocation, record.rep, float(record.wall_s)))
+    by_group: dict[tuple[str, str, int], dict[str, dict[int, ByInvocation]]] = defaultdict(
         lambda: defaultdict(dict)
     )
-    for (runtime, workload, size, mode, workers), values in cells.items():
-        by_group[(runtime, workload, size)][mode][workers] = tuple(v for _, v in sorted(values))
+    for (runtime, workload, size, mode, workers), found in cells.items():
+        by_inv: dict[int, list[float]] = defaultdict(list)
+        for invocation, _, wall in sorted(found):
+            by_inv[invocation].append(wall)
+        by_group[(runtime, workload, size)][mode][workers] = dict(by_inv)
     series: dict[SeriesKey, tuple[float, ...]] = {}
     values: dict[SeriesKey, float] = {}
     for (runtime, workload, size), modes in sorted(by_group.items()):
@@ -244,8 +254,8 @@ def night_series(records: Iterable[Record], cpus: int | None) -> NightSeries:
         if serial:
             smallest = min(serial)
             key = SeriesKey(runtime, workload, size, SERIAL, smallest)
-            series[key] = serial[smallest]
-            values[key] = statistics.median(serial[smallest])
+            series[key] = tuple(v for walls in serial[smallest].values() for v in walls)
+            values[key] = level(serial[smallest]).value
         for mode in PARALLEL_MODES:
             parallel = {w: s for w, s in modes.get(mode, {}).items() if w >= 2}
             workers = pick_workers(kinds.get(workload), parallel, cpus)
@@ -254,9 +264,12 @@ def night_series(records: Iterable[Record], cpus: int | None) -> NightSeries:
             base = workers if workers in serial else min(serial)
             scale = workers / base  # T1 * N / TN when serial did not run with N units
             key = SeriesKey(runtime, workload, size, mode, workers)
-            serial_median = statistics.median(serial[base])
-            series[key] = tuple(serial_median * scale / t for t in parallel[workers])
-            values[key] = ratio_of_medians(serial[base], parallel[workers], scale)
+            series[key] = tuple(
+                statistics.median(serial[base].get(inv, walls)) * scale / t
+                for inv, walls in parallel[workers].items()
+                for t in walls
+            )
+            values[key] = paired_ratio(serial[base], parallel[workers], scale).value
     ok_cells = frozenset((k[0], k[1], k[3], k[4]) for k in cells)
     failures = {cell: error for cell, error in sorted(failures.items()) if cell not in ok_cells}
     return NightSeries(series, values, ok_cells, failures)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.analyse import stats
+from harness.analyse import integrity, stats
 from harness.analyse.figures import (
     ConvoyFigures,
     Figures,
@@ -83,6 +83,7 @@ class Analysis:
     kernel_geomean: dict[str, Estimate] = field(default_factory=dict)
     convoy_figures: dict[tuple[str, str, int], ConvoyFigures] = field(default_factory=dict)
     start_methods: dict[tuple[str, str], str] = field(default_factory=dict)
+    health: dict[CellKey, integrity.CellHealth] = field(default_factory=dict)
     warmup_curves: dict[tuple[str, str], WarmupCurve] = field(default_factory=dict)
     n_tests: int = 0
     steady_cells: dict[CellKey, pd.DataFrame] = field(default_factory=dict, repr=False)
@@ -101,6 +102,14 @@ class Analysis:
     ) -> np.ndarray:
         """The steady samples of one cell (``column`` may be e.g. ``extra.latency_ms_p50``)."""
         return column_values(self.steady_cells.get((runtime, workload, mode, int(workers))), column)
+
+
+def _with_health(s: Speedup, health: dict[CellKey, integrity.CellHealth]) -> Speedup:
+    """A speedup carries what is wrong with its serial and parallel cells."""
+    cells = {m: health.get((s.runtime, s.workload, m, s.workers)) for m in ("serial", s.mode)}
+    found = {m: h for m, h in cells.items() if h is not None}
+    problems = tuple(f"{m}: {p}" for m, h in found.items() for p in h.problems)
+    return replace(s, problems=problems, judgeable=all(h.judgeable for h in found.values()))
 
 
 def _cell_rows(cells: pd.DataFrame) -> dict[CellKey, dict[str, Any]]:
@@ -128,9 +137,9 @@ def analyse_frame(
     ids = [r.id for r in runtimes]
     workloads = tuple(sorted(df["workload"].unique(), key=workload_rank)) if len(df) else ()
     kinds = {w: _kind(cells, w) for w in workloads}
-    steady_cells = stats.steady_by_cell(df)
+    steady_cells = stats.steady_by_cell(df, stats.SCALING)
     cell_rows = _cell_rows(cells)
-    b = Figures(df, steady_cells, cell_rows, cpus, kinds)
+    b = Figures(df, steady_cells, cell_rows, cpus, kinds, stats.steady_by_cell(df, stats.FIXED))
 
     verdict_workers = {}
     for workload in workloads:
@@ -163,7 +172,11 @@ def analyse_frame(
             strict=True,
         )
     )
-    speedups = {k: replace(s, comparison=adjusted[("speedup", k)]) for k, s in speedups.items()}
+    health = integrity.cell_health(df) if len(df) else {}
+    speedups = {
+        k: _with_health(replace(s, comparison=adjusted[("speedup", k)]), health)
+        for k, s in speedups.items()
+    }
     serial = {k: (n, adjusted[("serial", k)]) for k, (n, _) in serial.items()}
     cost = {k: (n, adjusted[("cost", k)]) for k, (n, _) in cost.items()}
     gain = {k: adjusted[("gain", k)] for k in gain}
@@ -199,6 +212,7 @@ def analyse_frame(
         convoy_figures=b.convoy_figures(sorted(convoy)),
         start_methods=b.start_methods(ids, workloads),
         warmup_curves=b.warmup_curves(warmup_cells),
+        health=health,
         n_tests=sum(1 for _, _, c in family if c.testable),
         steady_cells=steady_cells,
         cell_rows=cell_rows,

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from harness.analyse import replication
+from harness.analyse.integrity import disturbed
 from harness.store.results import Record, read_records
 from harness.vocabulary import mode_rank
 
@@ -67,9 +69,10 @@ def load_frame(run_dir: Path) -> pd.DataFrame:
 
 
 def steady(df: pd.DataFrame) -> pd.DataFrame:
-    """The rows that count for steady-state statistics: ok, measured, not a warm-up."""
+    """The rows that count for steady-state statistics: ok, measured, not a warm-up, and not
+    disturbed by other processes on the same CPUs (those are counted, see ``integrity``)."""
     mask = df["ok"].astype(bool) & ~df["warmup"].astype(bool) & df["wall_s"].notna()
-    return df[mask]
+    return df[mask & ~disturbed(df)]
 
 
 def _bootstrap(
@@ -96,10 +99,6 @@ def _median(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.median(x, axis=axis)
 
 
-def _ratio_of_medians(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.median(a, axis=axis) / np.median(b, axis=axis)
-
-
 @dataclass(frozen=True)
 class Estimate:
     """A point value with its 95% interval and the number of observations behind it."""
@@ -122,47 +121,15 @@ def median_estimate(samples: Sequence[float]) -> Estimate:
     return Estimate(value, low, high, len(x))
 
 
-def geomean_ratio(pairs: Sequence[tuple[Sequence[float], Sequence[float]]]) -> Estimate:
-    """Geometric mean over pairs of median(a)/median(b), with a bootstrap 95% interval.
-
-    Each sample is resampled independently, so the interval carries every pair's noise.
-    ``n`` is the number of pairs.
-    """
-    data = [np.asarray(x, dtype=float) for pair in pairs for x in pair]
-    if not pairs or any(len(x) == 0 for x in data):
-        return Estimate(math.nan, math.nan, math.nan, len(pairs))
-
-    def statistic(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
-        logs = [
-            np.log(np.median(samples[i], axis=axis) / np.median(samples[i + 1], axis=axis))
-            for i in range(0, len(samples), 2)
-        ]
-        return np.exp(np.mean(logs, axis=0))
-
-    value = float(statistic(*[x[np.newaxis, :] for x in data])[0])
-    if any(len(x) < 2 for x in data):
-        return Estimate(value, math.nan, math.nan, len(pairs))
-    low, high = _bootstrap(data, statistic)
-    return Estimate(value, low, high, len(pairs))
-
-
-def min_attainable_p(n_a: int, n_b: int) -> float:
-    """Smallest two-sided exact Mann-Whitney p-value possible with these sample sizes.
-
-    With 3 + 3 samples it is 0.1: such a comparison can never be significant at 0.05.
-    """
-    if n_a == 0 or n_b == 0:
-        return 1.0
-    return min(1.0, 2.0 / math.comb(n_a + n_b, n_a))
-
-
 @dataclass(frozen=True)
 class Comparison:
     """Sample ``a`` against sample ``b``.
 
-    ``ratio`` is median(a)/median(b) with its bootstrap 95% interval; ``p_value`` is the
-    two-sided Mann-Whitney U test; ``effect`` is Cliff's delta, P(a>b) - P(a<b), in [-1, 1];
-    ``p_adjusted`` is the corrected p-value (equal to ``p_value`` until :func:`adjust_pvalues`).
+    ``ratio`` and its interval come from the invocations (:func:`compare_invocations`);
+    ``p_value`` is the two-sided Mann-Whitney U test over the repetitions and ``effect`` is
+    Cliff's delta, P(a>b) - P(a<b), in [-1, 1]: indications for the detail tables only
+    (repetitions are not independent); ``p_adjusted`` is the corrected p-value (equal to
+    ``p_value`` until :func:`adjust_pvalues`).
     """
 
     ratio: float
@@ -173,41 +140,85 @@ class Comparison:
     n_a: int
     n_b: int
     p_adjusted: float
+    invocations: int
+    method: str  # how ci_low..ci_high was made: replication.T_INTERVAL, RANGE or NONE
 
     @property
     def testable(self) -> bool:
-        """Enough samples on both sides for the test to be able to reach ``ALPHA`` at all."""
-        return (
-            min(self.n_a, self.n_b) >= MIN_STEADY_SAMPLES
-            and min_attainable_p(self.n_a, self.n_b) < ALPHA
-        )
+        """The interval can carry a verdict: a t interval over at least two invocations."""
+        return self.method == replication.T_INTERVAL
 
     @property
     def significant(self) -> bool:
-        """The difference is real: testable and the (corrected) p-value is below ``ALPHA``."""
-        return self.testable and self.p_adjusted < ALPHA
+        """A real difference: the 95% interval over invocations excludes 1."""
+        return self.testable and (self.ci_low > 1 or self.ci_high < 1)
+
+    @property
+    def interval_label(self) -> str:
+        """What the interval is: ``95% CI`` or ``range``."""
+        return "range" if self.method == replication.RANGE else "95% CI"
 
 
-def compare_samples(a: Sequence[float], b: Sequence[float]) -> Comparison:
-    """Compare two samples: ratio of medians (+ interval), Mann-Whitney p, Cliff's delta."""
-    x = np.asarray(a, dtype=float)
-    y = np.asarray(b, dtype=float)
-    if len(x) == 0 or len(y) == 0:
+def compare_invocations(
+    a: replication.ByInvocation, b: replication.ByInvocation, paired: bool
+) -> Comparison:
+    """Sample ``a`` against sample ``b`` with invocations as the unit of replication.
+
+    ``paired``: both were measured in the same invocations (or rounds): one ratio per
+    invocation; else Welch on the invocation medians. The ratio and interval come from
+    :mod:`replication`; the Mann-Whitney p-value and Cliff's delta over all repetitions are
+    kept for the detail tables only (repetitions are not independent).
+    """
+    x = np.concatenate([np.asarray(v, float) for v in a.values()] or [np.array([])])
+    y = np.concatenate([np.asarray(v, float) for v in b.values()] or [np.array([])])
+    interval = replication.paired_ratio(a, b) if paired else replication.unpaired_ratio(a, b)
+    if len(x) == 0 or len(y) == 0 or interval.method == replication.NONE:
         nan = math.nan
-        return Comparison(nan, nan, nan, 1.0, nan, len(x), len(y), 1.0)
-    ratio = ratio_of_medians(x, y)
-    if len(x) >= 2 and len(y) >= 2:
-        low, high = _bootstrap([x, y], _ratio_of_medians)
-    else:
-        low = high = math.nan
+        return Comparison(nan, nan, nan, 1.0, nan, len(x), len(y), 1.0, 0, replication.NONE)
     p_value, effect = mann_whitney(x, y)
-    return Comparison(ratio, low, high, p_value, effect, len(x), len(y), p_value)
+    return Comparison(
+        interval.value, interval.low, interval.high, p_value, effect, len(x), len(y), p_value,
+        interval.invocations, interval.method,
+    )
 
 
-def ratio_of_medians(a: Sequence[float], b: Sequence[float], scale: float = 1.0) -> float:
-    """median(a) * scale / median(b): THE speedup estimator (T_serial / T_parallel, with
-    ``scale`` = N / N_serial when serial ran fewer units), used by the report and the nights."""
-    return float(np.median(np.asarray(a, dtype=float)) * scale / np.median(np.asarray(b, float)))
+def geomean_invocations(
+    pairs: Sequence[tuple[replication.ByInvocation, replication.ByInvocation]],
+) -> Estimate:
+    """Geometric mean over pairs of median(a)/median(b), one value per invocation (round)
+    that measured every pair, with the t interval over those invocations."""
+    if not pairs:
+        return Estimate(math.nan, math.nan, math.nan, 0)
+    common = set.intersection(*(set(a) & set(b) for a, b in pairs))
+    per_round = {
+        inv: [
+            math.exp(
+                float(np.mean([
+                    math.log(float(np.median(a[inv])) / float(np.median(b[inv]))) for a, b in pairs
+                ]))
+            )
+        ]
+        for inv in sorted(common)
+    }
+    interval = replication.level(per_round)
+    if interval.method == replication.RANGE:  # one round: no interval across processes
+        return Estimate(interval.value, math.nan, math.nan, len(pairs))
+    return Estimate(interval.value, interval.low, interval.high, len(pairs))
+
+
+def by_invocation(rows: pd.DataFrame | None, column: str = "wall_s") -> dict[int, np.ndarray]:
+    """The finite values of ``column`` per invocation (files without invocations: one)."""
+    if rows is None or column not in rows.columns or not len(rows):
+        return {}
+    values = pd.to_numeric(rows[column], errors="coerce")
+    invocations = rows["invocation"] if "invocation" in rows.columns else pd.Series(0, rows.index)
+    out = {}
+    for inv, group in values.groupby(invocations.fillna(0).astype(int), sort=True):
+        finite = group.to_numpy(dtype=float)
+        finite = finite[~np.isnan(finite)]
+        if len(finite):
+            out[int(inv)] = finite
+    return out
 
 
 def mann_whitney(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
@@ -352,9 +363,26 @@ def _summarize_cell(key: dict[str, object], group: pd.DataFrame) -> dict[str, ob
 CellKey = tuple[str, str, str, int]
 
 
-def steady_by_cell(df: pd.DataFrame) -> dict[CellKey, pd.DataFrame]:
-    """The steady rows of every cell, keyed by (runtime, workload, mode, workers)."""
+SCALING = "scaling"
+FIXED = "fixed"
+
+
+def steady_by_cell(df: pd.DataFrame, sizing: str = SCALING) -> dict[CellKey, pd.DataFrame]:
+    """The steady rows of every cell, keyed by (runtime, workload, mode, workers).
+
+    A calibrating run measured serial cells at two sizes: ``FIXED`` keeps the suite's size
+    (the same work on every runtime: cross-runtime speed), ``SCALING`` the calibrated size
+    where a cell has one (serial vs parallel within a runtime: the same work in each mode).
+    """
+    rows = steady(df)
+    if "sizing" in rows.columns:
+        calibrated = rows["sizing"].fillna(FIXED) == "calibrated"
+        if sizing == FIXED:
+            rows = rows[~calibrated]
+        else:
+            has = calibrated.groupby([rows[c] for c in CELL]).transform("any")
+            rows = rows[calibrated | ~has]
     return {
         (str(k[0]), str(k[1]), str(k[2]), int(k[3])): group
-        for k, group in steady(df).groupby(CELL, sort=True)
+        for k, group in rows.groupby(CELL, sort=True)
     }

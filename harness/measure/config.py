@@ -21,6 +21,8 @@ WORKLOAD_PREFIX = "wl_"
 DEFAULT_TIMEOUT_S = 600
 DEFAULT_MEMORY = "2g"
 _MEMORY = re.compile(r"^[1-9][0-9]*[kmg]$")
+MIN_MEMORY = "64m"
+_UNITS = {"k": 2**10, "m": 2**20, "g": 2**30}
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class WorkloadInfo:
     kind: str
     default_size: int
     modes: tuple[str, ...]
+    problem: str | None = None  # why the file cannot be used (syntax error, bad constant)
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ class Suite:
     timeout_s: int = DEFAULT_TIMEOUT_S
     memory: str = DEFAULT_MEMORY
     runtimes: tuple[str, ...] = ()
+    invocations: int = 1
+    interleave: bool = False
+    scaling_min_unit_s: float = 0.0
 
     def warmups_for(self, runtime: Runtime, plan: WorkloadPlan) -> int:
         """Warm-up reps for one cell: workload override, then per family, suite, runtime."""
@@ -81,6 +87,9 @@ class Suite:
             "timeout_s": self.timeout_s,
             "memory": self.memory,
             "runtimes": list(self.runtimes),
+            "invocations": self.invocations,
+            "interleave": self.interleave,
+            "scaling_min_unit_s": self.scaling_min_unit_s,
             "workloads": [
                 {
                     "name": p.name,
@@ -96,20 +105,39 @@ class Suite:
         }
 
 
+def memory_bytes(memory: str) -> int:
+    """Bytes of a Docker memory size such as ``512m``."""
+    return int(memory[:-1]) * _UNITS[memory[-1]]
+
+
+MIN_MEMORY_BYTES = memory_bytes(MIN_MEMORY)
+
+
 def discover_workloads(root: Path) -> dict[str, WorkloadInfo]:
     """Every `workloads/wl_<name>.py`, with its KIND, DEFAULT_SIZE and MODES constants."""
     found = {}
     for path in sorted((root / WORKLOADS_DIR).glob(f"{WORKLOAD_PREFIX}*.py")):
         name = path.stem[len(WORKLOAD_PREFIX) :]
-        constants = _module_constants(path)
-        modes = tuple(constants.get("MODES", MODES))
-        found[name] = WorkloadInfo(
-            name=name,
-            kind=str(constants.get("KIND", name)),
-            default_size=int(constants.get("DEFAULT_SIZE", 1)),
-            modes=modes,
-        )
+        try:
+            found[name] = _workload_info(name, path)
+        except (SyntaxError, ValueError, TypeError) as exc:
+            # a broken file breaks only the suites that use it (see _plan), named there
+            problem = f"{path}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+            found[name] = WorkloadInfo(name, name, 1, MODES, problem=problem)
     return found
+
+
+def _workload_info(name: str, path: Path) -> WorkloadInfo:
+    constants = _module_constants(path)
+    size = constants.get("DEFAULT_SIZE", 1)
+    if not isinstance(size, int) or isinstance(size, bool):
+        raise ValueError(f"DEFAULT_SIZE: expected an integer, got {size!r}")
+    return WorkloadInfo(
+        name=name,
+        kind=str(constants.get("KIND", name)),
+        default_size=size,
+        modes=tuple(constants.get("MODES", MODES)),
+    )
 
 
 def _module_constants(path: Path) -> dict[str, Any]:
@@ -152,6 +180,8 @@ def _plan(
             f"{where}: unknown workload {name!r} (known: {', '.join(sorted(catalogue))})"
         )
     info = catalogue[name]
+    if info.problem:
+        raise ConfigError(f"{where}: workload {name!r} cannot be loaded ({info.problem})")
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping (size, modes, workers, reps, warmups)")
@@ -198,7 +228,8 @@ def load_suite(root: Path, name: str) -> Suite:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}: malformed YAML{where}") from None
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}: malformed YAML{where}: {reason}") from None
     return parse_suite(data, path.stem, str(path), discover_workloads(root))
 
 
@@ -217,6 +248,9 @@ def parse_suite(data: Any, name: str, source: str, catalogue: Mapping[str, Workl
         "workers",
         "runtimes",
         "workloads",
+        "invocations",
+        "interleave",
+        "scaling_min_unit_s",
     }
     unknown = sorted(set(data) - known)
     if unknown:
@@ -240,9 +274,23 @@ def parse_suite(data: Any, name: str, source: str, catalogue: Mapping[str, Workl
             f"{source}: warmup_seconds_by_family: expected a mapping family -> seconds (>= 0)"
         )
     workers = _workers(data.get("workers", [1, 2, 4]), f"{source}: workers")
+    interleave = data.get("interleave", False)
+    if not isinstance(interleave, bool):
+        raise ConfigError(f"{source}: interleave: expected true or false, got {interleave!r}")
+    min_unit = data.get("scaling_min_unit_s", 0.0)
+    if not isinstance(min_unit, int | float) or isinstance(min_unit, bool) or min_unit < 0:
+        raise ConfigError(
+            f"{source}: scaling_min_unit_s: expected seconds >= 0 (0: no calibration), "
+            f"got {min_unit!r}"
+        )
     memory = str(data.get("memory", DEFAULT_MEMORY)).lower()
     if not _MEMORY.match(memory):
         raise ConfigError(f"{source}: memory: expected e.g. 512m or 2g, got {memory!r}")
+    if memory_bytes(memory) < MIN_MEMORY_BYTES:
+        raise ConfigError(
+            f"{source}: memory: {memory} is below the minimum {MIN_MEMORY} "
+            "(no runtime starts in less)"
+        )
     runtimes = data.get("runtimes", []) or []
     if not isinstance(runtimes, list) or not all(isinstance(r, str) for r in runtimes):
         raise ConfigError(f"{source}: runtimes: expected a list of runtime ids")
@@ -264,6 +312,9 @@ def parse_suite(data: Any, name: str, source: str, catalogue: Mapping[str, Workl
         warmup_seconds_by_family={str(k): float(v) for k, v in seconds.items()},
         timeout_s=_positive_int(data.get("timeout_s", DEFAULT_TIMEOUT_S), f"{source}: timeout_s"),
         memory=memory,
+        invocations=_positive_int(data.get("invocations", 1), f"{source}: invocations"),
+        interleave=interleave,
+        scaling_min_unit_s=float(min_unit),
         runtimes=tuple(runtimes),
     )
 
@@ -294,6 +345,9 @@ def suite_from_meta(data: dict[str, Any], source: str) -> Suite:
             timeout_s=int(data["timeout_s"]),
             memory=data["memory"],
             runtimes=tuple(data.get("runtimes", [])),
+            invocations=int(data.get("invocations", 1)),
+            interleave=bool(data.get("interleave", False)),
+            scaling_min_unit_s=float(data.get("scaling_min_unit_s", 0.0)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{source}: suite: cannot be read back ({exc!r})") from None

@@ -12,13 +12,14 @@ import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from harness.errors import GilbenchError, ImageBuildError, RuntimeUnavailable
+from harness.measure import pip_settings, sources
 from harness.measure.backends.base import ExecRequest, Outcome
-from harness.measure.runtimes import RequiredFile, Runtime
+from harness.measure.runtimes import RequiredFile, Runtime, load_registry
 from harness.store.layout import atomic_path, write_text_atomic
 
 PULL_BASE = "debian:trixie-slim"
@@ -148,7 +149,9 @@ def bootstrap_base(backend: ImageEngine, log: Log) -> str:
         )
         _checked_run(["tar", "-C", str(rootfs), "-cf", str(tarball), "."], "tar", timeout=600)
         log(f"importing the root filesystem as {LOCAL_BASE} ...")
-        labels = {"gilbench.managed": "true", "gilbench.base": f"debootstrap {DEBIAN_SUITE}"}
+        # not gilbench.managed: build containers inherit the base's labels, and the sweep
+        # must never take a build for a runner container
+        labels = {"gilbench.base": f"debootstrap {DEBIAN_SUITE}"}
         return backend.import_rootfs(tarball, LOCAL_BASE, labels)
 
 
@@ -196,6 +199,10 @@ def recipe_hash(root: Path, runtime: Runtime, base_id: str) -> str:
 def validate_required_file(root: Path, required: RequiredFile) -> None:
     """Raise RuntimeUnavailable (one line) unless the file is a zip with the needed members."""
     path = root / required.path
+    if path.is_dir():
+        raise RuntimeUnavailable(
+            f"{required.path}: is a directory; expected the release zip file itself there"
+        )
     if required.sha256:
         actual = hashlib.sha256(path.read_bytes()).hexdigest()
         if actual != required.sha256:
@@ -243,7 +250,10 @@ def _download(url: str, path: Path) -> None:
 
 
 def required_file_problem(root: Path, runtime: Runtime) -> str | None:
-    """Why a runtime's drop-in file is not usable right now (no download attempted)."""
+    """Why a runtime's drop-in file or source tarball is not usable right now (no download
+    attempted: `make images` may still fetch it)."""
+    if runtime.source is not None and runtime.builds_image:
+        return sources.local_problem(runtime.source, root)
     required = runtime.requires_file
     if required is None:
         return None
@@ -264,6 +274,12 @@ def required_file_problem(root: Path, runtime: Runtime) -> str | None:
 
 def _probe_cache_path(root: Path) -> Path:
     return root / STATE_DIR / PROBE_CACHE
+
+
+def _probe_key(image_id: str, runtime: Runtime) -> str:
+    """The probe cache key: the image, and the environment it runs with (PYTHON_GIL=1 ...)."""
+    env = ",".join(f"{k}={v}" for k, v in sorted(runtime.environment.items()))
+    return f"{image_id}|{env}" if env else image_id
 
 
 def cached_probe(root: Path, image_id: str) -> dict[str, Any] | None:
@@ -311,6 +327,7 @@ def probe_output(
             idle_timeout_s=timeout_s,
             total_timeout_s=timeout_s,
             labels={"gilbench.purpose": "probe"},
+            environment=dict(runtime.environment),
         ),
         lines.append,
     )
@@ -340,7 +357,10 @@ def check_probe(runtime: Runtime, probe: dict[str, Any]) -> None:
 
 
 def image_status(backend: ImageEngine, root: Path, runtime: Runtime) -> ImageStatus:
-    """Where a runtime's image stands, without building, pulling or downloading anything."""
+    """Where a runtime's image stands, without building, pulling or downloading anything.
+
+    A runtime that runs another's image (``same_image_as``) stands where that image stands;
+    its probe is its own (other environment)."""
     problem = required_file_problem(root, runtime)
     if problem:
         return ImageStatus(runtime.id, runtime.image, "unavailable", reason=problem)
@@ -357,7 +377,7 @@ def image_status(backend: ImageEngine, root: Path, runtime: Runtime) -> ImageSta
         state,
         image_id=image_id,
         recipe_hash=wanted,
-        probe=cached_probe(root, image_id),
+        probe=cached_probe(root, _probe_key(image_id, runtime)),
     )
 
 
@@ -374,12 +394,48 @@ def ensure_images(
     """
     runtimes = list(runtimes)
     base_ref, base_id = resolve_base(backend, log)
-    statuses = {}
-    for runtime in runtimes:
-        statuses[runtime.id] = _ensure_one(
-            backend, root, runtime, base_ref, base_id, log, on_build_line or (lambda _line: None)
+    registry = {rt.id: rt for rt in runtimes}
+    for runtime in runtimes:  # the image a selected runtime runs is built even if not selected
+        if runtime.same_image_as and runtime.same_image_as not in registry:
+            registry[runtime.same_image_as] = load_registry(root)[runtime.same_image_as]
+    builders = [rt for rt in registry.values() if rt.builds_image]
+    built = {
+        rt.id: _ensure_one(
+            backend, root, rt, base_ref, base_id, log, on_build_line or (lambda _line: None)
         )
-    return statuses
+        for rt in builders
+    }
+    return {
+        rt.id: built[rt.id] if rt.builds_image else _ensure_alias(backend, root, rt, built, log)
+        for rt in runtimes
+    }
+
+
+def _ensure_alias(
+    backend: ImageEngine,
+    root: Path,
+    runtime: Runtime,
+    built: dict[str, ImageStatus],
+    log: Log,
+) -> ImageStatus:
+    """A runtime that runs another runtime's image with its own environment: probe it."""
+    target = built[str(runtime.same_image_as)]
+    if not target.available or target.image_id is None:
+        reason = (
+            f"it runs the image of {target.runtime_id}, which is {target.state}: {target.reason}"
+        )
+        return ImageStatus(runtime.id, runtime.image, target.state, reason=reason)
+    key = _probe_key(target.image_id, runtime)
+    try:
+        probe = cached_probe(root, key)
+        if probe is None:
+            probe = run_probe(backend, runtime)
+            _store_probe(root, key, probe)
+    except ImageBuildError as exc:
+        log(f"{runtime.id}: FAILED: {exc}")
+        return ImageStatus(runtime.id, runtime.image, "failed", reason=str(exc))
+    log(f"{runtime.id}: runs {target.runtime_id}'s image, {describe_probe(probe)}")
+    return replace(target, runtime_id=runtime.id, probe=probe, action="probed")
 
 
 def _ensure_one(
@@ -394,6 +450,9 @@ def _ensure_one(
     try:
         if runtime.requires_file:
             ensure_required_file(root, runtime.requires_file, log)
+        if runtime.source is not None:
+            staged = sources.stage(runtime.source, root, DEBIAN_MIRROR)
+            log(f"{runtime.id}: source {staged.describe()}")
     except RuntimeUnavailable as exc:
         log(f"{runtime.id}: unavailable: {exc}")
         return ImageStatus(runtime.id, runtime.image, "unavailable", reason=str(exc))
@@ -408,15 +467,15 @@ def _ensure_one(
                 root / runtime.context,
                 runtime.dockerfile,
                 runtime.image,
-                {**runtime.build_args, "BASE": base_ref},
+                {**runtime.build_args, **pip_settings.build_args(), "BASE": base_ref},
                 {RECIPE_LABEL: wanted, "gilbench.runtime": runtime.id},
                 on_build_line,
             )
             action = "built"
-        probe = cached_probe(root, image_id)
+        probe = cached_probe(root, _probe_key(image_id, runtime))
         if probe is None:
             probe = run_probe(backend, runtime)
-            _store_probe(root, image_id, probe)
+            _store_probe(root, _probe_key(image_id, runtime), probe)
     except ImageBuildError as exc:
         log(f"{runtime.id}: FAILED: {exc}")
         return ImageStatus(runtime.id, runtime.image, "failed", recipe_hash=wanted, reason=str(exc))

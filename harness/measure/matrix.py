@@ -1,13 +1,17 @@
-"""The run matrix: runtime x workload x mode x workers, one container per (runtime, workload).
+"""The run matrix: invocation x runtime x workload x mode x workers.
 
-Every cell ends as records in results.jsonl: measurements, or one `ok: false` record with the
-reason (failed build, exception, timeout, OOM, garbage on stdout). Nothing stops the rest.
+One container per (invocation, runtime, workload) group. Invocations are the unit of
+replication (a fresh interpreter process each); they run round-robin (round 1 of every runtime,
+then round 2, ...) so slow drift of the host is spread over every runtime. Every cell ends as
+records in results.jsonl: measurements, or one `ok: false` record with the reason (failed
+build, exception, timeout, OOM, garbage on stdout). Nothing stops the rest.
 """
 
 from __future__ import annotations
 
 import json
 import time
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,58 +36,96 @@ class Cell:
     workload: str
     mode: str
     workers: int
+    invocation: int = 0
 
 
 @dataclass(frozen=True)
 class Group:
-    """The cells of one runtime x workload: they run in one container (restarted on a hang)."""
+    """The cells of one invocation of a runtime x workload: they run in one container.
+
+    Not interleaved, a hang or crash blames the running cell and the rest run again in a fresh
+    container; interleaved, every cell was running, so every unfinished cell fails with it.
+    """
 
     runtime: Runtime
     plan: WorkloadPlan
     warmups: int
     cells: tuple[Cell, ...]
     warmup_seconds: float = 0.0
+    invocation: int = 0
+    interleave: bool = False
+    scaling_min_unit_s: float = 0.0
+
+    @property
+    def order_seed(self) -> int:
+        """The seed of the interleaved cell order: fixed by the group, so a rerun repeats it."""
+        key = f"{self.runtime.id}:{self.plan.name}:{self.invocation}"
+        return zlib.crc32(key.encode("utf-8"))
 
 
 @dataclass
 class CellLedger:
-    """What has arrived so far, per cell: steady (measured) repetitions and whether the cell
-    has ended. Warm-up records are not counted: a runner may warm a JIT up for longer."""
+    """What has arrived so far, per cell: steady (measured) repetitions per sizing and whether
+    the cell has ended. Warm-up records are not counted: a runner may warm a JIT up for
+    longer. A calibrating runner measures serial cells twice (the suite's fixed size for
+    cross-runtime speed, then the calibrated size): such a cell is complete when it has
+    ``expected`` repetitions of every sizing it reported, which only the end of the runner's
+    process can tell (``settle``)."""
 
-    counts: dict[Cell, int] = field(default_factory=dict)
+    counts: dict[tuple[Cell, str], int] = field(default_factory=dict)
     ended: set[Cell] = field(default_factory=set)
+    next_rep: dict[Cell, int] = field(default_factory=dict)
 
-    def note(self, cell: Cell, record: Record, expected: int) -> bool:
-        """Count a record; True when this record completes the cell."""
+    def note(self, cell: Cell, record: Record, expected: int, calibrating: bool) -> bool:
+        """Count a record; True when this record ends the cell (a failure, or the last
+        repetition of a cell that cannot get another sizing)."""
         if cell in self.ended:
             return False
+        self.next_rep[cell] = record.rep + 1
         if not record.warmup:
-            self.counts[cell] = self.counts.get(cell, 0) + 1
-        if not record.ok or self.counts.get(cell, 0) >= expected:
+            key = (cell, record.sizing)
+            self.counts[key] = self.counts.get(key, 0) + 1
+        if not record.ok or (not calibrating and self.complete(cell, expected)):
             self.ended.add(cell)
             return True
         return False
+
+    def complete(self, cell: Cell, expected: int) -> bool:
+        """Every sizing of ``cell`` has ``expected`` steady repetitions."""
+        sizings = [n for (c, _), n in self.counts.items() if c == cell]
+        return bool(sizings) and all(n >= expected for n in sizings)
+
+    def settle(self, cells: Iterable[Cell], expected: int) -> list[Cell]:
+        """After the runner's process ended: the cells it completed (now ended)."""
+        done = [c for c in cells if c not in self.ended and self.complete(c, expected)]
+        self.ended.update(done)
+        return done
 
 
 def plan_groups(suite: Suite, runtimes: Iterable[Runtime]) -> list[Group]:
     """The matrix in run order: per runtime, per workload, cells in the runner's own order."""
     groups = []
-    for runtime in runtimes:
-        for plan in suite.workloads:
-            cells = tuple(
-                Cell(runtime.id, plan.name, mode, workers)
-                for mode in plan.modes
-                for workers in plan.workers
-            )
-            groups.append(
-                Group(
-                    runtime,
-                    plan,
-                    suite.warmups_for(runtime, plan),
-                    cells,
-                    suite.warmup_seconds_by_family.get(runtime.family, 0.0),
+    runtimes = list(runtimes)
+    for invocation in range(suite.invocations):
+        for runtime in runtimes:
+            for plan in suite.workloads:
+                cells = tuple(
+                    Cell(runtime.id, plan.name, mode, workers, invocation)
+                    for mode in plan.modes
+                    for workers in plan.workers
                 )
-            )
+                groups.append(
+                    Group(
+                        runtime,
+                        plan,
+                        suite.warmups_for(runtime, plan),
+                        cells,
+                        suite.warmup_seconds_by_family.get(runtime.family, 0.0),
+                        invocation=invocation,
+                        interleave=suite.interleave,
+                        scaling_min_unit_s=suite.scaling_min_unit_s,
+                    )
+                )
     return groups
 
 
@@ -91,6 +133,11 @@ def runner_argv(group: Group, cells: list[Cell]) -> tuple[str, ...]:
     """Runner arguments for `cells` of one group (one mode, or a full modes x workers grid)."""
     modes = list(dict.fromkeys(c.mode for c in cells))
     workers = sorted({c.workers for c in cells})
+    options: tuple[str, ...] = ("--invocation", str(group.invocation))
+    if group.interleave:
+        options += ("--interleave", "--order-seed", str(group.order_seed))
+    if group.scaling_min_unit_s > 0:
+        options += ("--scaling-min-unit-s", f"{group.scaling_min_unit_s:g}")
     return (
         RUNNER,
         "--workload",
@@ -107,11 +154,15 @@ def runner_argv(group: Group, cells: list[Cell]) -> tuple[str, ...]:
         str(group.warmups),
         "--warmup-seconds",
         f"{group.warmup_seconds:g}",
+        *options,
     )
 
 
-def next_batch(remaining: list[Cell]) -> list[Cell]:
-    """The longest prefix of `remaining` the runner can take in one call (a grid)."""
+def next_batch(group: Group, remaining: list[Cell]) -> list[Cell]:
+    """The longest prefix of `remaining` the runner can take in one call (a grid; every cell
+    when interleaved, since an interleaved invocation must measure its cells together)."""
+    if group.interleave:
+        return remaining
     first_mode = remaining[0].mode
     same_mode = [c for c in remaining if c.mode == first_mode]
     workers = {c.workers for c in same_mode}
@@ -131,7 +182,7 @@ class GroupRunner:
         total_timeout_s: float,
         memory: str,
         cpuset: str | None,
-        on_cell_done: Callable[[Cell, Record], None],
+        on_cell_done: Callable[[Cell, Record | None], None],
         on_cell_start: Callable[[Cell], None],
     ) -> None:
         self.backend = backend
@@ -151,17 +202,21 @@ class GroupRunner:
             remaining = [c for c in group.cells if c not in ledger.ended]
             if not remaining:
                 return
-            batch = next_batch(remaining)
+            batch = next_batch(group, remaining)
             self.on_cell_start(batch[0])
             outcome = self._execute(group, batch, ledger)
+            for cell in ledger.settle(batch, group.plan.reps):
+                self.on_cell_done(cell, None)
             unfinished = [c for c in batch if c not in ledger.ended]
-            if unfinished:
-                # The cell that was running when it ended gets the blame and the stderr tail;
-                # the cells after it are tried again in a fresh container.
-                self._fail(group, unfinished[0], ledger, _describe(outcome), outcome.stderr_tail)
+            # The cell that was running when it ended gets the blame and the stderr tail; the
+            # cells after it are tried again in a fresh container -- unless the invocation was
+            # interleaved: then they were all running, and all of them ended with it.
+            for cell in unfinished[: len(unfinished) if group.interleave else 1]:
+                self._fail(group, cell, ledger, _describe(outcome), outcome.stderr_tail)
 
     def _execute(self, group: Group, batch: list[Cell], ledger: CellLedger) -> Outcome:
         index = {(c.mode, c.workers): c for c in batch}
+        last: list[Cell] = []  # the cell of the newest record: the one running now
         request = ExecRequest(
             runtime_id=group.runtime.id,
             image=group.runtime.image,
@@ -171,18 +226,22 @@ class GroupRunner:
             memory=self.memory,
             cpuset=self.cpuset,
             labels={"gilbench.run": self.run_id, "gilbench.runtime": group.runtime.id},
+            environment=dict(group.runtime.environment),
         )
 
         def on_line(line: str) -> None:
             if not line.strip():
                 return
-            current = next((c for c in batch if c not in ledger.ended), None)
             data = _parse_runner_line(line)
             cell = index.get((data.get("mode"), data.get("workers"))) if data else None
             if data is None or cell is None or data.get("workload") != group.plan.name:
+                current = _running(batch, ledger, last)
                 if current is not None:
                     self._fail(group, current, ledger, f"garbage on stdout: {line[:200]!r}", None)
                 return
+            last[:] = [cell]
+            if cell in ledger.ended:
+                return  # a failed cell is failed once: later output of it is not measured
             try:
                 record = Record.from_dict(
                     {
@@ -194,8 +253,7 @@ class GroupRunner:
                     where="runner output",
                 )
             except ResultsError as exc:
-                if cell not in ledger.ended:  # one failure record per cell is enough
-                    self._fail(group, cell, ledger, str(exc), None)
+                self._fail(group, cell, ledger, str(exc), None)
                 return
             self._append(group, cell, record, ledger)
 
@@ -203,7 +261,7 @@ class GroupRunner:
 
     def _append(self, group: Group, cell: Cell, record: Record, ledger: CellLedger) -> None:
         append_record(self.results, record)
-        if ledger.note(cell, record, group.plan.reps):
+        if ledger.note(cell, record, group.plan.reps, group.scaling_min_unit_s > 0):
             self.on_cell_done(cell, record)
 
     def _fail(
@@ -216,7 +274,7 @@ class GroupRunner:
             mode=cell.mode,
             workers=cell.workers,
             size=group.plan.size,
-            rep=ledger.counts.get(cell, 0),
+            rep=ledger.next_rep.get(cell, 0),
             warmup=False,
             ok=False,
             backend=self.backend.name,
@@ -224,8 +282,16 @@ class GroupRunner:
             error=reason,
             stderr_tail=stderr or None,
             ts=time.time(),
+            invocation=group.invocation,
         )
         self._append(group, cell, record, ledger)  # an ok: false record ends its cell
+
+
+def _running(batch: list[Cell], ledger: CellLedger, last: list[Cell]) -> Cell | None:
+    """The cell a stray line belongs to: the one that reported last, else the first open one."""
+    if last and last[0] not in ledger.ended:
+        return last[0]
+    return next((c for c in batch if c not in ledger.ended), None)
 
 
 def _parse_runner_line(line: str) -> dict[str, Any] | None:
@@ -267,14 +333,16 @@ def failed_runtime_records(
             kind=group.plan.kind,
             error=reason,
             ts=time.time(),
+            invocation=group.invocation,
         )
         for group in groups
         for cell in group.cells
     ]
 
 
-def _cell_of(record: Record) -> Cell:
-    return Cell(record.runtime, record.workload, record.mode, record.workers)
+def cell_of(record: Record) -> Cell:
+    """The matrix cell a record belongs to."""
+    return Cell(record.runtime, record.workload, record.mode, record.workers, record.invocation)
 
 
 def completed_cells(results: Path, groups: Iterable[Group]) -> set[Cell]:
@@ -284,9 +352,14 @@ def completed_cells(results: Path, groups: Iterable[Group]) -> set[Cell]:
         return set()
     ledger = CellLedger()
     for record in iter_records(results):
-        cell = _cell_of(record)
+        cell = cell_of(record)
         if cell in expected:
-            ledger.note(cell, record, expected[cell])
+            ledger.note(cell, record, expected[cell], calibrating=True)
+    by_reps: dict[int, list[Cell]] = {}
+    for cell, reps in expected.items():
+        by_reps.setdefault(reps, []).append(cell)
+    for reps, cells in by_reps.items():
+        ledger.settle(cells, reps)
     return ledger.ended
 
 
@@ -298,7 +371,7 @@ def set_aside_partial(run_dir: Path, done: set[Cell]) -> int:
         return 0
     keep, partial = [], []
     for record in iter_records(results):
-        (keep if _cell_of(record) in done else partial).append(record.to_json())
+        (keep if cell_of(record) in done else partial).append(record.to_json())
     if partial:
         with (run_dir / "results.partial.jsonl").open("a", encoding="utf-8") as handle:
             handle.write("\n".join(partial) + "\n")

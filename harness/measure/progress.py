@@ -29,10 +29,11 @@ class Display:
 
     def info(self, message: str) -> None:
         if not self.quiet:
-            self.console.print(message, markup=False)
+            self.console.print(message, markup=False, soft_wrap=True)
 
     def warn(self, message: str) -> None:
-        self.console.print(f"warning: {message}", markup=False, style="yellow")
+        # soft_wrap: a long line (e.g. the --resume command) stays one line to copy
+        self.console.print(f"warning: {message}", markup=False, style="yellow", soft_wrap=True)
 
     def build_line(self, line: str) -> None:
         """One line of a build log: the `Step n/m` lines are shown; a failed build shows its

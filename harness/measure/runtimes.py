@@ -5,16 +5,17 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from harness.errors import ConfigError
+from harness.measure.sources import SourceSpec, parse_spec
 
 COMPOSE_FILE = "docker-compose.yml"
-KNOWN_FAMILIES = ("cpython", "pypy", "jython", "ironpython", "cython")
+KNOWN_FAMILIES = ("cpython", "cpython-debian", "pypy", "jython", "ironpython", "cython")
 RUNTIME_ID = re.compile(r"^[a-z][a-z0-9.-]*$")
 _INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::?-(?P<default>[^}]*))?\}")
 
@@ -44,6 +45,14 @@ class Runtime:
     description: str
     requires_file: RequiredFile | None = None
     gil_twin: str | None = None  # `cpython-3.13t` -> `cpython-3.13`, by naming convention
+    source: SourceSpec | None = None  # a CPython source tarball staged before the build
+    same_image_as: str | None = None  # run another runtime's image (with `environment`)
+    environment: Mapping[str, str] = field(default_factory=dict)  # set in its containers
+
+    @property
+    def builds_image(self) -> bool:
+        """False for a runtime that runs another runtime's image."""
+        return self.same_image_as is None
 
 
 def interpolate(value: str, environ: Mapping[str, str]) -> str:
@@ -135,7 +144,28 @@ def _parse_service(
         warmups=warmups,
         description=str(meta.get("description", "")),
         requires_file=_required_file(meta.get("requires_file"), f"{meta_where}.requires_file"),
+        source=parse_spec(meta["source"], f"{meta_where}.source") if "source" in meta else None,
+        same_image_as=_optional_str(meta, "same_image_as", meta_where),
+        environment=_environment(service.get("environment"), f"{where}.environment", environ),
     )
+
+
+def _optional_str(mapping: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = mapping.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"{where}.{key}: expected a runtime id, got {value!r}")
+    return value
+
+
+def _environment(raw: Any, where: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """Compose's ``environment`` as a mapping (the list form ``NAME=value`` too)."""
+    if raw is None:
+        return {}
+    if isinstance(raw, list) and all(isinstance(item, str) and "=" in item for item in raw):
+        raw = dict(item.split("=", 1) for item in raw)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping NAME: value (or a list of NAME=value)")
+    return {str(k): interpolate(str(v), environ) for k, v in sorted(raw.items())}
 
 
 def load_registry(
@@ -157,6 +187,13 @@ def load_registry(
         name: _parse_service(name, service, str(path), env, root)
         for name, service in services.items()
     }
+    for runtime in runtimes.values():
+        other = runtime.same_image_as
+        if other is not None and (other not in runtimes or runtimes[other].same_image_as):
+            raise ConfigError(
+                f"{path}: services.{runtime.id}.x-gilbench.same_image_as: expected the id of a "
+                f"runtime that builds its own image, got {other!r}"
+            )
     return {rid: _with_twin(rt, runtimes) for rid, rt in runtimes.items()}
 
 

@@ -6,12 +6,18 @@ record with its reason, and the rest goes on. Raw results are on disk before any
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import shlex
+import signal
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError, Interrupted
+from harness.errors import ConfigError, GilbenchError, Interrupted
 from harness.measure.backends.base import Backend
 from harness.measure.backends.docker import DockerBackend
 from harness.measure.backends.local import LocalBackend, local_interpreters, local_runtime
@@ -21,6 +27,7 @@ from harness.measure.images import ImageStatus
 from harness.measure.matrix import (
     Cell,
     GroupRunner,
+    cell_of,
     completed_cells,
     failed_runtime_records,
     idle_timeout,
@@ -30,7 +37,7 @@ from harness.measure.matrix import (
 from harness.measure.progress import Display
 from harness.measure.runtimes import Runtime, load_registry, select
 from harness.store import layout
-from harness.store.layout import iso, new_run_id, utc_now
+from harness.store.layout import describe_os_error, iso, utc_now
 from harness.store.meta import COMPLETE, INTERRUPTED, RUNNING, RunMeta, RuntimeMeta
 from harness.store.results import (
     RESULTS_FILE,
@@ -38,11 +45,14 @@ from harness.store.results import (
     append_record,
     iter_records,
     read_meta,
+    truncate_torn_tail,
     write_meta,
 )
 from harness.vocabulary import DEFAULT_BASELINE
 
-EXIT_INTERRUPTED = 130
+# write errors that stop a run cleanly (the run is kept, marked interrupted, resumable)
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EIO})
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # handled like Ctrl-C (systemd stop, CI cancel)
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,7 @@ class CompareOptions:
     build: bool = True
     baseline: str = DEFAULT_BASELINE
     command: str = ""
+    wait_lock: bool = False  # wait for a run holding the reports folder instead of refusing
 
 
 @dataclass
@@ -74,27 +85,103 @@ class RunState:
 
 
 def compare(root: Path, options: CompareOptions, display: Display) -> Path:
-    """Run a comparison end to end; returns the run folder. Raises Interrupted on Ctrl-C."""
+    """Run a comparison end to end; returns the run folder. Raises Interrupted on Ctrl-C,
+    SIGTERM or SIGHUP, RunLocked when another run holds the reports folder."""
     started = time.monotonic()
+    layout.check_writable(options.reports_dir)
     backend = _backend(root, options)
-    state = _resume_state(root, options) if options.resume else _new_state(root, options)
-    state.run_dir.mkdir(parents=True, exist_ok=True)
-    swept = backend.sweep()
-    if swept:
-        display.warn(f"removed {swept} container(s) left by an earlier run")
-    state.statuses = _prepare_runtimes(backend, root, state, options, display)
-    state.meta = _initial_meta(root, backend, state, options)
-    write_meta(state.run_dir, state.meta)
-    try:
-        _run_matrix(backend, state, options, display)
-    except KeyboardInterrupt:
-        _finish_meta(state, INTERRUPTED, started)
-        raise Interrupted(
-            f"interrupted: what was measured is kept in {state.run_dir}; finish it with "
-            f"`python -m harness compare --resume {state.run_id}`"
-        ) from None
-    _finish_meta(state, COMPLETE, started)
+    backend.cpuset(options.cpuset, backend.host_facts())  # a bad --cpuset fails before any work
+    with (
+        layout.reports_lock(
+            options.reports_dir, layout.owner_text("starting"), options.wait_lock, display.info
+        ) as announce,
+        _signals_as_interrupt(),
+    ):
+        state = _resume_state(root, options) if options.resume else _new_state(root, options)
+        announce(layout.owner_text(state.run_id))
+        state.run_dir.mkdir(parents=True, exist_ok=True)
+        _repair_results(state, display)
+        swept = backend.sweep()
+        if swept:
+            display.warn(f"removed {swept} container(s) left by runs that are gone")
+        state.statuses = _prepare_runtimes(backend, root, state, options, display)
+        state.meta = _initial_meta(root, backend, state, options)
+        write_meta(state.run_dir, state.meta)
+        try:
+            _run_matrix(backend, state, options, display)
+        except KeyboardInterrupt as exc:
+            _finish_meta(state, INTERRUPTED, started)
+            why = f"stopped by {exc}" if isinstance(exc, Stopped) else "interrupted"
+            raise Interrupted(
+                f"{why}: what was measured is kept in {state.run_dir}; finish it with: "
+                f"{resume_command(root, options, state.run_id)}"
+            ) from None
+        except OSError as exc:
+            if exc.errno not in WRITE_ERRNOS:
+                raise
+            raise _write_failure(root, options, state, started, exc) from None
+        _finish_meta(state, COMPLETE, started)
     return state.run_dir
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived; str() is the signal's name."""
+
+
+@contextlib.contextmanager
+def _signals_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into Stopped (a KeyboardInterrupt) while the block runs, so a
+    stopped run ends like Ctrl-C: containers removed, results kept, meta marked interrupted."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise Stopped(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def resume_command(root: Path, options: CompareOptions, run_id: str) -> str:
+    """The one-line shell command that finishes `run_id` with this very interpreter."""
+    argv = [sys.executable, "-m", "harness", "compare", "--resume", run_id]
+    if Path(options.reports_dir).resolve() != (root / "reports").resolve():
+        argv += ["--reports", str(options.reports_dir)]
+    if options.backend != "docker":
+        argv += ["--backend", options.backend]
+        for spec in options.local:
+            argv += ["--local", spec]
+    return shlex.join(argv)
+
+
+def _repair_results(state: RunState, display: Display) -> None:
+    """--resume: cut a torn final line so new records do not land on it, and say so."""
+    dropped = truncate_torn_tail(state.run_dir / RESULTS_FILE)
+    if dropped:
+        display.warn(
+            f"{state.run_dir / RESULTS_FILE}: removed a torn last line ({dropped} bytes of an "
+            "interrupted write); its cell runs again"
+        )
+
+
+def _write_failure(
+    root: Path, options: CompareOptions, state: RunState, started: float, exc: OSError
+) -> GilbenchError:
+    """Cut the torn last line, mark the run interrupted (if meta.json can still be written)
+    and say so in one line."""
+    try:
+        truncate_torn_tail(state.run_dir / RESULTS_FILE)
+        _finish_meta(state, INTERRUPTED, started)
+        marked = "marked interrupted"
+    except OSError:
+        marked = "meta.json could not be updated: it still says running"
+    return GilbenchError(
+        f"{state.run_dir}: cannot write ({describe_os_error(exc)}); the run stopped "
+        f"({marked}); free space or fix the folder, then finish it with: "
+        f"{resume_command(root, options, state.run_id)}"
+    )
 
 
 # -- set-up ------------------------------------------------------------------------------------
@@ -110,8 +197,7 @@ def _backend(root: Path, options: CompareOptions) -> Backend:
 
 def _new_state(root: Path, options: CompareOptions) -> RunState:
     suite = load_suite(root, options.suite)
-    moment = utc_now()
-    run_id = new_run_id(suite.name, moment)
+    run_id = layout.unique_run_id(options.reports_dir, suite.name, utc_now())
     runtimes = _select_runtimes(root, options, suite)
     return RunState(run_id, layout.run_dir(options.reports_dir, run_id), suite, runtimes)
 
@@ -210,7 +296,7 @@ def _run_matrix(
         for record in failed_runtime_records(
             state.run_id, backend.name, lost, f"runtime {status.state}: {status.reason}"
         ):
-            if Cell(record.runtime, record.workload, record.mode, record.workers) not in done:
+            if cell_of(record) not in done:
                 append_record(results, record)
     runnable = [g for g in groups if state.statuses[g.runtime.id].available]
     total = sum(1 for g in runnable for c in g.cells if c not in done)
@@ -221,7 +307,7 @@ def _run_matrix(
     def on_done(cell: Cell, record: Any) -> None:
         outcome = (
             "ok"
-            if record.ok
+            if record is None or record.ok
             else ("n/a: " if record.unsupported else "FAILED: ")
             + str(record.error).splitlines()[0][:120]
         )

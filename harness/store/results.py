@@ -31,7 +31,7 @@ SUPPORTED_SCHEMAS = frozenset({1, 2})
 
 RESULTS_FILE = "results.jsonl"
 META_FILE = "meta.json"
-
+TAIL_SCAN_BYTES = 1 << 20  # a record line is far shorter than this
 
 
 class ResultsError(GilbenchError, ValueError):
@@ -106,6 +106,29 @@ def append_record(path: Path, record: Record) -> None:
         handle.write(record.to_json() + "\n")
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def truncate_torn_tail(path: Path) -> int:
+    """Cut a torn final line (a write cut off by a crash or a full disk: no newline at the end)
+    so that appending starts on a fresh line; returns how many bytes were dropped (0: none)."""
+    if not path.is_file():
+        return 0
+    with path.open("rb+") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        if size == 0:
+            return 0
+        handle.seek(max(0, size - TAIL_SCAN_BYTES))
+        tail = handle.read()
+        if tail.endswith(b"\n"):
+            return 0
+        cut = tail.rfind(b"\n")
+        if cut < 0 and size > len(tail):
+            raise ResultsError(f"{path}: last line longer than {TAIL_SCAN_BYTES} bytes")
+        keep = size - len(tail) + cut + 1
+        handle.truncate(keep)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return size - keep
 
 
 def iter_records(path: Path) -> Iterator[Record]:

@@ -3,7 +3,7 @@
 The images are built once per session (a no-change rebuild costs seconds: recipes are hashed).
 GILBENCH_IT_RUNTIMES narrows which runtimes are built and exercised (default: every runtime in
 docker-compose.yml that can be built here). Every container a test starts carries the
-`gilbench.managed` label; the session ends by checking none is left.
+`gilbench.pid` label of this process; the session ends by checking none is left.
 """
 
 from __future__ import annotations
@@ -19,10 +19,18 @@ from harness.measure.runtimes import load_registry, select
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
+    """Mark every test here `integration`; skip them unless asked for (`-m integration` or
+    GILBENCH_INTEGRATION=1), so a bare `pytest` at the root needs no Docker."""
+    asked = "integration" in (config.getoption("markexpr") or "") or (
+        os.environ.get("GILBENCH_INTEGRATION") == "1"
+    )
+    skip = pytest.mark.skip(reason="integration: run with -m integration or GILBENCH_INTEGRATION=1")
     for item in items:
         if "tests/integration" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+            if not asked:
+                item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +42,8 @@ def backend():
     except BackendUnavailable as exc:
         pytest.skip(str(exc))
     yield engine
-    left = engine.containers("gilbench.managed=true")
+    # only this session's containers (others' runs and builds may be going on meanwhile)
+    left = engine.containers(f"gilbench.pid={os.getpid()}")
     assert left == [], f"containers left behind: {left}"
 
 

@@ -75,3 +75,31 @@ def test_a_missing_local_interpreter_is_an_unavailable_runtime_not_a_crash(tmp_p
     meta = json.loads(next((tmp_path / "runs").glob("*/meta.json")).read_text())
     assert meta["runtimes"]["gone"]["available"] is False
     assert "cannot start /nonexistent/python" in meta["runtimes"]["gone"]["reason"]
+
+
+def test_a_second_run_on_a_locked_reports_folder_exits_75_with_one_line(tmp_path):
+    from harness.store.layout import reports_lock
+
+    with reports_lock(tmp_path, "pid 1 on elsewhere, run 20261130T000000Z-smoke", wait=False):
+        done = _harness("compare", "--backend", "local", "--suite", "smoke",
+                        "--reports", str(tmp_path))
+    assert done.returncode == 75, done.stderr
+    (line,) = [ln for ln in done.stderr.splitlines() if ln.startswith("gilbench: error:")]
+    assert "another run holds this reports folder (pid 1 on elsewhere" in line
+
+
+def test_export_writes_pyperf_and_benchmark_action_files(tmp_path):
+    golden = Path(__file__).resolve().parents[1] / "data" / "golden_run"
+    run = tmp_path / "runs" / "20261125T231500Z-default"
+    run.mkdir(parents=True)
+    for name in ("results.jsonl", "meta.json"):
+        (run / name).write_bytes((golden / name).read_bytes())
+    done = _harness("export", str(run))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(run / "pyperf.json"), str(run / "benchmark-action.json")]
+    pyperf = json.loads((run / "pyperf.json").read_text())
+    names = {b["metadata"]["name"] for b in pyperf["benchmarks"]}
+    assert "cpython-3.13/cpu/threads/w2" in names
+    entries = json.loads((run / "benchmark-action.json").read_text())
+    assert {e["unit"] for e in entries} == {"s"} and len(entries) == len(names)
+    assert "pypy-3.11/hash/processes/w2" in done.stderr  # the failed cell is named, not exported

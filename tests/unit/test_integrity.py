@@ -44,8 +44,10 @@ def test_a_timed_out_repetition_is_counted_and_blocks_a_complete_verdict():
 def test_scatter_and_disagreeing_invocations_are_unstable():
     assert instability({0: np.array([1.0, 1.01, 0.99]), 1: np.array([1.0, 1.02, 1.0])}) is None
     assert "spread" in instability({0: np.array([1.0, 1.6, 0.6, 1.2, 0.8])})
-    drifted = {0: np.array([1.0, 1.001, 0.999]), 1: np.array([1.3, 1.301, 1.299])}
-    assert "invocation medians differ by 30%" in instability(drifted)
+    drifted = {0: np.array([1.0, 1.001, 0.999]), 1: np.array([1.4, 1.401, 1.399])}
+    assert "invocation medians differ by 40%" in instability(drifted)
+    # the drift between processes this machine shows anyway is covered by the intervals
+    assert instability({0: np.array([1.0, 1.001]), 1: np.array([1.2, 1.201])}) is None
 
 
 def test_a_measurement_that_shared_its_cpus_is_disturbed_and_left_out():

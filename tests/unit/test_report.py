@@ -45,7 +45,9 @@ RUNTIMES = {
     "pypy-3.11": ("pypy", "3.11.11", None, 3, [3.1, 1.35, 1.08]),
     "jython-2.7": ("jython", "2.7.3", None, 3, [4.2, 1.7, 1.12]),
 }
-REPS = 5
+REPS = 3  # steady repetitions per invocation
+INVOCATIONS = 3  # fresh processes per cell, in rounds over the runtimes
+DRIFT = 0.04  # lognormal sd of a process's speed (shared by the cells it measures)
 
 # workload: kind, size, {mode: workers}, unit seconds per runtime
 WORKLOADS = {
@@ -189,19 +191,24 @@ def synthetic_records() -> list[Record]:
     """The golden run's records, in the order a real run appends them."""
     records = []
     ts = T0 + 10.0
-    for runtime, (impl, version, gil, warmups, cold) in RUNTIMES.items():
+    for invocation, (runtime, (impl, version, gil, warmups, cold)) in (
+        (i, item) for i in range(INVOCATIONS) for item in RUNTIMES.items()
+    ):
+        drift_rng = np.random.default_rng(zlib.crc32(f"{runtime}/{invocation}".encode()))
+        drift = math.exp(drift_rng.normal(0, DRIFT))
         for workload, (kind, size, modes, unit) in WORKLOADS.items():
             first_cell = True
             for mode, workers in modes.items():
                 for n in workers:
-                    key = f"{runtime}/{workload}/{mode}/{n}"
+                    key = f"{runtime}/{workload}/{mode}/{n}/{invocation}"
                     rng = np.random.default_rng(zlib.crc32(key.encode()))
+                    offset = math.exp(rng.normal(0, 0.02))  # this cell in this process
                     common = dict(
                         run_id=RUN_ID, runtime=runtime, workload=workload, mode=mode,
                         workers=n, size=size, backend="docker", implementation=impl,
                         python_version=version, gil_enabled=gil, kind=kind,
                         pool=("subprocess" if runtime == "jython-2.7" else "multiprocessing")
-                        if mode == "processes" else None,
+                        if mode == "processes" else None, invocation=invocation,
                     )  # fmt: skip
                     if (runtime, workload, mode) in UNSUPPORTED:
                         records.append(Record(
@@ -221,7 +228,9 @@ def synthetic_records() -> list[Record]:
                     base = unit[runtime] if kind == "latency" else unit[runtime] * n / speedup
                     total = warmups + REPS
                     for rep in range(total):
-                        if (runtime, workload, mode) == SHORT and rep == warmups + 2:
+                        if (runtime, workload, mode) == SHORT and rep == warmups + 2 and (
+                            invocation == 1
+                        ):
                             records.append(Record(
                                 **common, rep=rep, warmup=False, ok=False,
                                 error="timeout after 300 s", stderr_tail="(no output)",
@@ -231,7 +240,7 @@ def synthetic_records() -> list[Record]:
                         factor = 1.0
                         if rep < warmups:
                             factor = cold[rep] if first_cell else 1 + (cold[rep] - 1) * 0.25
-                        wall = base * factor * math.exp(rng.normal(0, 0.03))
+                        wall = base * drift * offset * factor * math.exp(rng.normal(0, 0.02))
                         ratio = _cpu_wall(kind, mode, runtime, speedup, n)
                         cpu = wall * ratio * math.exp(rng.normal(0, 0.01))
                         per_unit = [wall / n * math.exp(rng.normal(0, 0.02)) for _ in range(n)]
@@ -472,21 +481,25 @@ def test_reader_sees_unavailable_failed_unsupported_and_inconclusive(generated):
     assert "OSError: [Errno 12] Cannot allocate memory" in text
     assert 'File "/gilbench/workloads/gilbench_runner.py", line 212' in text  # stderr tail
     assert "🚫 n/a: asyncio: asyncio is not available on Jython 2.7" in text
-    assert "❔ inconclusive: 2+5 samples" in text
-    assert "2 steady samples (need ≥3); 1 failed: timeout after 300 s" in text
+    # a timed-out repetition: the cell is listed with it and its verdict is not judged
+    assert "⚠️ not judged: threads: 8 of 9 ok, 1 timed out (mean latency" in text
+    assert "| jython-2.7 | `convoy`   | threads   | 2   | 8 of 9 ok, 1 timed out |" in text
+    assert "- **timeout after 300 s** — 1 cell(s): jython-2.7 · `convoy` · threads · N=2" in text
     assert "| jython-2.7              | jython           | 2.7.3    | no GIL (JVM)" in text
     assert "make compare SUITE=default" in text
     assert f"python -m harness report reports/runs/{RUN_ID}" in text
     assert "N > 2" in text  # beyond the cores is called out, not judged a failure
 
 
-def _raw(runtime: str, workload: str, mode: str, n: int) -> list[float]:
-    """Steady wall times straight from the checked-in JSON lines (no pandas, no harness code)."""
+def _raw(runtime: str, workload: str, mode: str, n: int, inv: int | None = None) -> list[float]:
+    """Steady wall times straight from the checked-in JSON lines (no pandas, no harness code),
+    of one invocation or all."""
     out = []
     for line in (GOLDEN / "results.jsonl").read_text().splitlines():
         r = json.loads(line)
         cell = (r["runtime"], r["workload"], r["mode"], r["workers"])
-        if cell == (runtime, workload, mode, n) and r["ok"] and not r["warmup"]:
+        steady = cell == (runtime, workload, mode, n) and r["ok"] and not r["warmup"]
+        if steady and (inv is None or r["invocation"] == inv):
             out.append(r["wall_s"])
     return out
 
@@ -495,19 +508,31 @@ def test_speedups_and_geomean_agree_with_the_raw_records(golden):
     a = golden
     for rt in ("cpython-3.13", "cpython-3.13t", "jython-2.7", "pypy-3.11"):
         s = a.speedups[(rt, "cpu", "threads", 2)]
-        expected = np.median(_raw(rt, "cpu", "serial", 2)) / np.median(
-            _raw(rt, "cpu", "threads", 2)
-        )
-        assert s.comparison.ratio == pytest.approx(expected)
-        assert s.ceiling == 2
+        # one ratio of medians per invocation (serial and threads from the same process),
+        # their geometric mean, and Student's t over their logs
+        logs = [
+            math.log(np.median(_raw(rt, "cpu", "serial", 2, inv))
+                     / np.median(_raw(rt, "cpu", "threads", 2, inv)))
+            for inv in range(INVOCATIONS)
+        ]
+        half = 4.302652729911275 * np.std(logs, ddof=1) / math.sqrt(INVOCATIONS)  # t(0.975, 2)
+        assert s.comparison.ratio == pytest.approx(math.exp(np.mean(logs)))
+        assert s.comparison.ci_low == pytest.approx(math.exp(np.mean(logs) - half))
+        assert s.comparison.ci_high == pytest.approx(math.exp(np.mean(logs) + half))
+        assert s.comparison.invocations == INVOCATIONS and s.ceiling == 2
     assert a.speedups[("cpython-3.13", "cpu", "threads", 4)].ceiling == 2
     assert a.speedups[("cpython-3.13", "io", "threads", 4)].ceiling == 4
-    # pypy's serial speed (the JIT claim): geometric mean over the compute kernels, by hand
-    ratios = []
-    for workload, n in (("cpu", 4), ("spectral", 1), ("fannkuch", 1)):
-        base = np.median(_raw("cpython-3.13", workload, "serial", n))
-        ratios.append(base / np.median(_raw("pypy-3.11", workload, "serial", n)))
-    assert a.kernel_geomean["pypy-3.11"].value == pytest.approx(np.prod(ratios) ** (1 / 3))
+    # pypy's serial speed (the JIT claim): per round, the geometric mean over the compute
+    # kernels; then the geometric mean over the rounds (invocation i of each runtime)
+    rounds = []
+    for inv in range(INVOCATIONS):
+        ratios = []
+        for workload, n in (("cpu", 4), ("spectral", 1), ("fannkuch", 1)):
+            base = np.median(_raw("cpython-3.13", workload, "serial", n, inv))
+            ratios.append(base / np.median(_raw("pypy-3.11", workload, "serial", n, inv)))
+        rounds.append(np.prod(ratios) ** (1 / 3))
+    expected = np.prod(rounds) ** (1 / INVOCATIONS)
+    assert a.kernel_geomean["pypy-3.11"].value == pytest.approx(expected)
     assert a.kernel_geomean["pypy-3.11"].n == 3
     assert a.serial_geomean["pypy-3.11"].n == 11  # every speed workload; not io/ipc/startup
     assert a.twins == {"cpython-3.13t": "cpython-3.13"}
@@ -524,7 +549,7 @@ def test_expected_verdicts_on_the_golden_run(golden):
     assert cpu["ironpython-3.4"].symbol == judge.UNAVAILABLE
     assert rows["convoy"]["cpython-3.13"].text.startswith("convoy:")
     assert rows["convoy"]["cpython-3.13t"].text.startswith("no convoy:")
-    assert rows["convoy"]["jython-2.7"].symbol == judge.INCONCLUSIVE
+    assert rows["convoy"]["jython-2.7"].symbol == judge.WARN  # a timed-out rep: not judged
     assert rows["asyncio"]["jython-2.7"].symbol == judge.NA
     assert rows["serial-speed"]["pypy-3.11"].symbol == judge.YES
     assert rows["warmup"]["pypy-3.11"].symbol == judge.WARN
@@ -575,9 +600,11 @@ def test_convoy_never_yielded_is_read_from_the_records(golden):
 
 
 def test_a_run_with_the_old_workload_names_still_renders(tmp_path):
-    old = GOLDEN / "old_names"  # a run from before clib, alloc and spawn were split
+    old = GOLDEN / "old_names"  # a schema-1 run from before clib, alloc and spawn were split
     _copy_inputs(tmp_path, old)
     report.write_report(tmp_path)
+    if UPDATE:
+        shutil.copyfile(tmp_path / "report.md", old / "report.md")
     expected = (old / "report.md").read_text(encoding="utf-8")
     assert (tmp_path / "report.md").read_text(encoding="utf-8") == expected
 
@@ -611,37 +638,59 @@ def test_local_backend_is_labelled_not_containerised(golden):
 # --- verdict rules on constructed numbers ------------------------------------------------------
 
 
-def _made_speedup(serial: list[float], parallel: list[float], n: int = 2, kind: str = "cpu"):
-    comparison = stats.compare_samples(serial, parallel)
+def _made_speedup(serial: list[float], parallel: list[float], n: int = 2, kind: str = "cpu",
+                  invocations: int = 3):
+    """serial/parallel repetitions spread round-robin over ``invocations`` processes."""
+    def split(values: list[float]) -> dict[int, list[float]]:
+        return {i: values[i::invocations] for i in range(invocations)}
+
+    comparison = stats.compare_invocations(split(serial), split(parallel), paired=True)
     return Speedup("rt", "w", kind, "threads", n, min(n, 2), comparison, 1.0)
 
 
 def test_judge_speedup_rules():
-    serial = [2.00, 2.02, 1.98, 2.04, 1.97]
-    scales = judge.judge_speedup(_made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03]), 2)
+    serial = [2.00, 2.02, 1.98, 2.04, 1.97, 2.01]
+    scales = judge.judge_speedup(_made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03, 1.0]), 2)
     assert scales.symbol == judge.YES
-    assert scales.text.startswith("scales: 1.98× at 2 threads (95% CI ")
-    partly = judge.judge_speedup(_made_speedup(serial, [1.6, 1.62, 1.59, 1.61, 1.63]), 2)
+    assert scales.text.startswith("scales: 1.99× at 2 threads (95% CI ")
+    assert "3 invocations; scales needs ≥ 1.50×" in scales.text
+    partly = judge.judge_speedup(_made_speedup(serial, [1.6, 1.62, 1.59, 1.61, 1.63, 1.6]), 2)
     assert partly.symbol == judge.PARTLY
-    slower = judge.judge_speedup(_made_speedup(serial, [2.4, 2.42, 2.39, 2.41, 2.43]), 2)
+    slower = judge.judge_speedup(_made_speedup(serial, [2.4, 2.42, 2.39, 2.41, 2.43, 2.4]), 2)
     assert (slower.symbol, slower.text[:7]) == (judge.NO, "slower:")
-    same = judge.judge_speedup(_made_speedup(serial, [2.01, 1.99, 2.03, 1.96, 2.02]), 2)
-    assert same.symbol == judge.NO and "not significantly different" in same.text
+    same = judge.judge_speedup(_made_speedup(serial, [2.01, 1.99, 2.03, 1.96, 2.02, 2.0]), 2)
+    assert same.symbol == judge.NO and same.text.startswith("no: 1.00×")
+    # the interval reaches both sides of the 1.5x threshold: no verdict, the interval shown
+    wide = judge.judge_speedup(_made_speedup(serial, [1.1, 1.6, 1.35, 1.5, 1.2, 1.45]), 2)
+    assert wide.symbol == judge.INCONCLUSIVE and "straddles the threshold" in wide.text
     few = judge.judge_speedup(_made_speedup(serial, [1.0, 1.01]), 2)
-    assert (few.symbol, few.text) == (judge.INCONCLUSIVE, "inconclusive: 5+2 samples")
-    untestable = judge.judge_speedup(_made_speedup(serial[:3], [1.0, 1.01, 1.02]), 2)
-    assert untestable.symbol == judge.INCONCLUSIVE
-    assert "3+3 samples cannot reach p<0.05" in untestable.text and "1.98×" in untestable.text
-    beyond = judge.judge_speedup(_made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03], n=4), 2)
+    assert (few.symbol, few.text) == (judge.INCONCLUSIVE, "inconclusive: 6+2 samples")
+    one = judge.judge_speedup(_made_speedup(serial, [1.0, 1.01, 1.02] * 2, invocations=1), 2)
+    assert one.symbol == judge.INCONCLUSIVE
+    assert "range" in one.text and "1 invocation" in one.text and "one invocation" in one.text
+    beyond = judge.judge_speedup(_made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03, 1.0], n=4), 2)
     assert "ceiling 2" in beyond.text and "N > 2 cores" in beyond.text
 
 
+def test_a_cell_with_a_wrong_checksum_or_a_lost_rep_is_not_judged():
+    good = _made_speedup([2.0, 2.02, 1.98, 2.04, 1.97, 2.01], [1.0, 1.02, 0.99, 1.01, 1.03, 1.0])
+    assert judge.judge_speedup(good, 2).symbol == judge.YES
+    for problem in ("threads: wrong result: 1 of 6 measurement(s) computed checksum bb, ...",
+                    "threads: 5 of 6 ok, 1 timed out"):
+        bad = replace(good, problems=(problem,), judgeable=False)
+        verdict = judge.judge_speedup(bad, 2)
+        assert verdict.symbol == judge.WARN and verdict.text.startswith(f"not judged: {problem}")
+    shaky = replace(good, problems=("threads: unstable: spread 14% of the median (over 10%)",))
+    verdict = judge.judge_speedup(shaky, 2)  # judged, with the warning beside it
+    assert verdict.symbol == judge.YES and "⚠️ threads: unstable" in verdict.text
+
+
 def test_a_cpu_speedup_above_its_ceiling_is_called_impossible_not_scaling():
-    serial = [3.00, 3.03, 2.97, 3.06, 2.96]
-    superlinear = _made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03])  # ~3x with ceiling 2
+    serial = [3.00, 3.03, 2.97, 3.06, 2.96, 3.0]
+    superlinear = _made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03, 1.0])  # ~3x, ceiling 2
     verdict = judge.judge_speedup(superlinear, 2)
     assert verdict.symbol == judge.WARN
-    assert verdict.text.startswith("impossible: 2.97× at 2 threads")  # 3.00 / 1.01
+    assert verdict.text.startswith("impossible: 2.98× at 2 threads")
     assert "above the physical ceiling" in verdict.text
-    waiting = _made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03], kind="io")
+    waiting = _made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03, 1.0], kind="io")
     assert judge.judge_speedup(waiting, 2).symbol == judge.YES  # waits may overlap freely

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -105,9 +106,11 @@ def test_garbage_on_stdout_fails_the_cell_it_interrupted(tmp_path):
     group, runner, results, _ = _setup(tmp_path, "junk")
     runner.run(group, set())
     junk = _by_cell(results)[("threads", 2)]
-    # the measurement after the garbage is kept (nothing measured is lost); the cell has failed
-    assert [r.ok for r in junk] == [True, False, True]
+    # the cell fails once, at the repetition the garbage interrupted; what its runner printed
+    # after that is not taken as a measurement of a failed cell
+    assert [r.ok for r in junk] == [True, False]
     assert junk[1].error.startswith("garbage on stdout: 'Traceback")
+    assert junk[1].rep == 1
     assert {k: v for k, v in _counts(results).items() if k != ("threads", 2)} == (
         EVERY_OTHER_CELL_COMPLETE
     )
@@ -148,10 +151,13 @@ def test_resume_skips_finished_cells_and_sets_partial_ones_aside(tmp_path):
     }
 
 
-def test_next_batch_prefers_one_grid_then_one_mode():
+def test_next_batch_prefers_one_grid_then_one_mode(tmp_path):
+    group, _, _, _ = _setup(tmp_path)
     cells = [Cell("r", "w", m, n) for m in ("serial", "threads") for n in (1, 2)]
-    assert next_batch(cells) == cells
-    assert next_batch(cells[1:]) == [cells[1]]
+    assert next_batch(group, cells) == cells
+    assert next_batch(group, cells[1:]) == [cells[1]]
+    interleaved = replace(group, interleave=True)
+    assert next_batch(interleaved, cells[1:]) == cells[1:]  # one invocation measures them all
 
 
 def test_records_are_flushed_as_they_arrive(tmp_path):
@@ -207,3 +213,56 @@ def test_a_time_based_warm_up_of_the_first_cell_is_counted_apart(tmp_path):
         if key != ("serial", 1):
             assert sum(r.warmup for r in records) == 1, key
     assert completed_cells(results, [group]) == set(group.cells)
+
+
+def _real_run(tmp_path: Path, suite_fields: dict, runtimes: list[Runtime]) -> tuple[list, Path]:
+    """Every group of a suite through the real runner on this interpreter."""
+    root = Path(__file__).resolve().parents[2]
+    suite = parse_suite(
+        {"reps": 2, "warmups": 0, "workers": [1, 2], **suite_fields,
+         "workloads": {"cpu": {"size": 200, "modes": ["serial", "threads"]}}},
+        "t", "t.yaml", {"cpu": WorkloadInfo("cpu", "cpu", 1, ("serial", "threads"))},
+    )
+    groups = plan_groups(suite, runtimes)
+    results = tmp_path / RESULTS_FILE
+    backend = LocalBackend({rt.id: [sys.executable] for rt in runtimes}, root / "workloads")
+    runner = GroupRunner(backend, "run-1", results, idle_timeout_s=60, total_timeout_s=120,
+                         memory="1g", cpuset=None, on_cell_done=lambda c, r: None,
+                         on_cell_start=lambda c: None)
+    for group in groups:
+        runner.run(group, set())
+    return groups, results
+
+
+def test_invocations_cycle_over_the_runtimes(tmp_path):
+    other = replace(RUNTIME, id="local-other")
+    groups, results = _real_run(tmp_path, {"invocations": 2}, [RUNTIME, other])
+    assert [(g.invocation, g.runtime.id) for g in groups] == [
+        (0, "local-python"), (0, "local-other"), (1, "local-python"), (1, "local-other")]
+    records = list(iter_records(results))
+    assert {(r.runtime, r.invocation) for r in records} == {
+        (rt, i) for rt in ("local-python", "local-other") for i in (0, 1)}
+    assert completed_cells(results, groups) == {c for g in groups for c in g.cells}
+
+
+def test_an_interleaved_invocation_measures_its_cells_round_by_round(tmp_path):
+    groups, results = _real_run(tmp_path, {"invocations": 2, "interleave": True}, [RUNTIME])
+    for group in groups:
+        mine = [r for r in iter_records(results) if r.invocation == group.invocation]
+        assert {r.order_seed for r in mine} == {group.order_seed}
+        steady = [(r.mode, r.workers) for r in sorted(mine, key=lambda r: r.position)]
+        # round 1 of every cell before round 2 of any
+        assert sorted(steady[:4]) == sorted(steady[4:]) == sorted(
+            (c.mode, c.workers) for c in group.cells)
+    assert groups[0].order_seed != groups[1].order_seed
+    assert completed_cells(results, groups) == {c for g in groups for c in g.cells}
+
+
+def test_calibrated_cells_complete_with_their_fixed_size_serial_twin(tmp_path):
+    groups, results = _real_run(tmp_path, {"scaling_min_unit_s": 0.05}, [RUNTIME])
+    records = list(iter_records(results))
+    serial = [r for r in records if r.mode == "serial" and r.workers == 1 and not r.warmup]
+    assert {r.sizing for r in serial} == {"fixed", "calibrated"}
+    calibrated = {r.size for r in records if r.sizing == "calibrated"}
+    assert len(calibrated) == 1 and calibrated.pop() > 200  # one size for every scaling cell
+    assert completed_cells(results, groups) == set(groups[0].cells)

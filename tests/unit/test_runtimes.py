@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_real_registry_has_every_runtime_with_a_dockerfile():
     registry = load_registry(ROOT, environ={})
     assert list(registry) == [
-        "cpython-3.13", "cpython-3.13t", "pypy-3.11", "jython-2.7", "ironpython-3.4",
-        "cython-3.13",
+        "cpython-3.13", "cpython-3.13t", "cpython-3.14", "cpython-3.14t", "cpython-3.14t-gil",
+        "cpython-3.15", "cpython-3.15t", "pypy-3.11", "pypy-8.0", "python-3.14-debian",
+        "python-3.15-debian", "jython-2.7", "ironpython-3.4", "cython-3.13",
     ]
     for runtime in registry.values():
         assert (ROOT / runtime.dockerfile).is_file()
@@ -28,6 +29,13 @@ def test_the_real_registry_has_every_runtime_with_a_dockerfile():
     assert registry["cpython-3.13t"].gil_twin == "cpython-3.13"
     assert registry["cpython-3.13"].gil_twin is None
     assert registry["jython-2.7"].expected_gil is None
+    # the GIL switched back on in the free-threaded build: its image, its own environment
+    gil_on = registry["cpython-3.14t-gil"]
+    assert (gil_on.same_image_as, gil_on.image) == ("cpython-3.14t", registry["cpython-3.14t"].image)
+    assert dict(gil_on.environment) == {"PYTHON_GIL": "1"} and gil_on.expected_gil is True
+    # twins share one source spec: the same tarball for both builds
+    assert registry["cpython-3.14"].source == registry["cpython-3.14t"].source
+    assert registry["cpython-3.15t"].gil_twin == "cpython-3.15"
     assert registry["ironpython-3.4"].requires_file.must_contain == ("net462/", "lib/")
 
 
@@ -157,3 +165,14 @@ def test_compose_tools_accept_the_registry():
         done = subprocess.run([*command, "config", "--quiet"], cwd=ROOT, capture_output=True,
                               text=True, timeout=60)
         assert done.returncode == 0, f"{' '.join(command)}: {done.stderr}"
+
+
+def test_same_image_as_must_name_a_runtime_that_builds(tmp_path):
+    (tmp_path / "runtimes" / "cpython").mkdir(parents=True)
+    (tmp_path / "runtimes" / "cpython" / "Dockerfile").write_text("FROM scratch\n")
+    service = ("    build: {context: ., dockerfile: runtimes/cpython/Dockerfile}\n"
+               "    x-gilbench: {family: cpython, expected_gil: true, warmups: 1%s}\n")
+    (tmp_path / "docker-compose.yml").write_text(
+        "services:\n  a:\n" + service % "" + "  b:\n" + service % ", same_image_as: nope")
+    with pytest.raises(ConfigError, match=r"services.b.x-gilbench.same_image_as: expected the id"):
+        load_registry(tmp_path, environ={})

@@ -88,75 +88,61 @@ def cliffs_delta(a: list[float], b: list[float]) -> float:
     return (sum(x > y for x, y in pairs) - sum(x < y for x, y in pairs)) / len(pairs)
 
 
-def test_compare_samples_against_direct_computation():
-    c = stats.compare_samples(A, B)
-    assert c.ratio == pytest.approx(np.median(A) / np.median(B))
+def test_compare_invocations_against_direct_computation():
+    a = {0: A[:3], 1: A[3:]}
+    b = {0: B[:3], 1: B[3:]}
+    c = stats.compare_invocations(a, b, paired=True)
+    logs = [math.log(np.median(a[i]) / np.median(b[i])) for i in (0, 1)]
+    half = sps.t.ppf(0.975, 1) * np.std(logs, ddof=1) / math.sqrt(2)
+    assert c.ratio == pytest.approx(math.exp(np.mean(logs)))
+    assert (c.ci_low, c.ci_high) == (
+        pytest.approx(math.exp(np.mean(logs) - half)), pytest.approx(math.exp(np.mean(logs) + half))
+    )
+    # the repetition-level test is kept for the detail tables only
     assert c.p_value == pytest.approx(sps.mannwhitneyu(A, B, alternative="two-sided").pvalue)
     assert c.effect == pytest.approx(cliffs_delta(A, B)) == 1.0
-    assert c.p_adjusted == c.p_value and c.testable and c.significant
-    assert (c.n_a, c.n_b) == (6, 5)
+    assert (c.n_a, c.n_b, c.invocations, c.method) == (6, 5, 2, "t")
+    assert c.testable and c.significant == (c.ci_low > 1 or c.ci_high < 1)
 
 
-def test_compare_samples_interval_is_a_seeded_percentile_bootstrap():
-    c = stats.compare_samples(A, B)
-    direct = sps.bootstrap(
-        (np.array(A), np.array(B)),
-        lambda x, y, axis: np.median(x, axis=axis) / np.median(y, axis=axis),
-        n_resamples=stats.N_RESAMPLES, method="percentile", vectorized=True, axis=-1,
-        rng=np.random.default_rng(stats.SEED),
-    )  # fmt: skip
-    assert (c.ci_low, c.ci_high) == (direct.confidence_interval.low, direct.confidence_interval.high)
-    # an independent numpy bootstrap (other stream) agrees to within Monte-Carlo error
-    rng = np.random.default_rng(12345)
-    ra = np.median(rng.choice(A, (20000, len(A))), axis=1)
-    rb = np.median(rng.choice(B, (20000, len(B))), axis=1)
-    low, high = np.percentile(ra / rb, [2.5, 97.5])
-    assert c.ci_low == pytest.approx(low, rel=0.02)
-    assert c.ci_high == pytest.approx(high, rel=0.02)
-    assert stats.compare_samples(A, B) == c  # deterministic
+def test_overlapping_invocations_are_not_significant():
+    a = {0: [1.00, 1.03, 0.98], 1: [1.01, 0.99, 1.02], 2: [0.97, 1.0, 1.01]}
+    b = {0: [1.01, 0.97, 1.02], 1: [1.00, 0.99, 1.03], 2: [1.02, 0.98, 1.0]}
+    c = stats.compare_invocations(a, b, paired=False)
+    assert not c.significant and c.ci_low < 1 < c.ci_high
 
 
-def test_overlapping_samples_are_not_significant():
-    a = [1.00, 1.03, 0.98, 1.01, 0.99]
-    b = [1.01, 0.97, 1.02, 1.00, 0.99]
-    c = stats.compare_samples(a, b)
-    assert c.p_value == pytest.approx(sps.mannwhitneyu(a, b, alternative="two-sided").pvalue)
-    assert c.effect == pytest.approx(cliffs_delta(a, b))
-    assert not c.significant
-    assert c.ci_low < 1 < c.ci_high
+def test_one_invocation_is_never_testable_however_many_repetitions():
+    c = stats.compare_invocations({0: [1.0] * 20 + [1.1]}, {0: [2.0] * 20 + [2.1]}, paired=True)
+    assert (c.method, c.invocations) == ("range", 1) and not c.testable and not c.significant
 
 
-def test_three_plus_three_samples_can_never_be_significant():
-    exact = sps.mannwhitneyu([1, 2, 3], [4, 5, 6], alternative="two-sided", method="exact")
-    assert stats.min_attainable_p(3, 3) == pytest.approx(exact.pvalue) == pytest.approx(0.1)
-    assert stats.min_attainable_p(5, 5) == pytest.approx(2 / math.comb(10, 5))
-    c = stats.compare_samples([1.0, 1.1, 1.2], [2.0, 2.1, 2.2])
-    assert not c.testable and not c.significant
-    assert stats.compare_samples([1.0, 1.1, 1.2, 1.3], [2.0, 2.1, 2.2, 2.3]).testable
+def _comparison(p: float, method: str = "t") -> stats.Comparison:
+    return stats.Comparison(1.0, 1.0, 1.0, p, 0.0, 5, 5, p, 3, method)
 
 
 def test_benjamini_hochberg_by_hand():
     ps = [0.01, 0.04, 0.03, 0.005]
     # sorted 0.005, 0.01, 0.03, 0.04 -> p*m/rank = 0.02, 0.02, 0.04, 0.04 (already monotone)
     expected = {0.01: 0.02, 0.04: 0.04, 0.03: 0.04, 0.005: 0.02}
-    comps = [stats.Comparison(1.0, 1.0, 1.0, p, 0.0, 5, 5, p) for p in ps]
-    untestable = stats.Comparison(1.0, 1.0, 1.0, 0.1, 0.0, 3, 3, 0.1)
-    adjusted = stats.adjust_pvalues([*comps, untestable])
+    untestable = _comparison(0.1, method="range")
+    adjusted = stats.adjust_pvalues([*[_comparison(p) for p in ps], untestable])
     for c in adjusted[:4]:
         assert c.p_adjusted == pytest.approx(expected[c.p_value])
     assert adjusted[4] == untestable  # left out of the family, unchanged
-    assert [c.significant for c in adjusted] == [True, True, True, True, False]
+    assert stats.benjamini_hochberg(ps) == pytest.approx([expected[p] for p in ps])
 
 
-def test_geomean_ratio_by_hand():
-    pairs = [([2.0, 2.2, 1.8], [1.0, 1.1, 0.9]), ([1.0, 1.0, 1.1], [4.0, 4.2, 3.9]),
-             ([3.0, 3.1, 2.9, 3.3], [1.5, 1.4, 1.6])]  # fmt: skip
-    ratios = [np.median(a) / np.median(b) for a, b in pairs]
-    expected = (ratios[0] * ratios[1] * ratios[2]) ** (1 / 3)
-    e = stats.geomean_ratio(pairs)
-    assert e.value == pytest.approx(expected)
-    assert e.n == 3
-    assert e.ci_low <= expected <= e.ci_high
+def test_geomean_over_rounds_by_hand():
+    pairs = [({0: [2.0, 2.2], 1: [1.8, 1.9]}, {0: [1.0, 1.1], 1: [0.9, 1.0]}),
+             ({0: [1.0, 1.0], 1: [1.1, 1.2]}, {0: [4.0, 4.2], 1: [3.9, 4.0]})]  # fmt: skip
+    rounds = [
+        math.exp(np.mean([math.log(np.median(a[i]) / np.median(b[i])) for a, b in pairs]))
+        for i in (0, 1)
+    ]
+    e = stats.geomean_invocations(pairs)
+    assert e.value == pytest.approx(math.sqrt(rounds[0] * rounds[1]))
+    assert e.n == 2 and e.ci_low <= e.value <= e.ci_high
 
 
 def test_median_estimate_of_constant_samples_has_a_point_interval():

@@ -41,6 +41,7 @@ class ExecRequest:
     memory: str = "2g"
     cpuset: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    environment: dict[str, str] = field(default_factory=dict)  # extra variables for the runner
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import socket
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from harness.errors import BackendUnavailable, ImageBuildError
+from harness.errors import BackendUnavailable, ConfigError, ImageBuildError
 from harness.measure.backends.base import (
     ExecRequest,
     Log,
@@ -29,8 +32,26 @@ from harness.measure.runtimes import Runtime
 from harness.store.meta import EngineFacts, HostFacts
 
 LABEL = "gilbench.managed"
+BASE_LABEL = "gilbench.base"  # the base image: never LABEL, which build containers would inherit
+PID_LABEL = "gilbench.pid"  # the harness process that owns a container ...
+HOST_LABEL = "gilbench.host"  # ... on this host ...
+DEADLINE_LABEL = "gilbench.deadline"  # ... and the epoch second it is SIGKILLed at the latest
 BUILD_LOG_TAIL = 30
 CONTAINER_USER = "gilbench"
+DEADLINE_MARGIN_S = 60  # the in-container hard deadline: the harness timeout plus this
+UNOWNED_MAX_AGE_S = 24 * 3600  # a managed container with no owner labels (older harness, build)
+# hardening: no capabilities, no privilege gain, a read-only root with small scratch tmpfs
+# (/tmp: JVM hsperfdata, temp files; the home of uid 10001: Mono's ~/.mono, Jython's cache)
+TMPFS = {
+    "/tmp": "rw,nosuid,nodev,size=64m,mode=1777",
+    "/home/gilbench": "rw,nosuid,nodev,size=64m,uid=10001,gid=10001,mode=0700",
+}
+ANSI_ESCAPE = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
+HARDENING: dict[str, Any] = {
+    "cap_drop": ["ALL"],
+    "security_opt": ["no-new-privileges"],
+    "read_only": True,
+}
 
 
 class DockerBackend:
@@ -80,8 +101,11 @@ class DockerBackend:
         )
 
     def cpuset(self, requested: str | None, host: HostFacts) -> str | None:
-        """The requested cpuset, else every CPU of the host."""
-        return requested or f"0-{int(host.cores or 1) - 1}"
+        """The requested cpuset (checked against the host's CPUs), else every CPU."""
+        cores = int(host.cores or 1)
+        if requested:
+            check_cpuset(requested, cores)
+        return requested or f"0-{cores - 1}"
 
     def prepare(
         self, root: Path, runtimes: list[Runtime], build: bool, log: Log, on_build_line: Log
@@ -139,7 +163,7 @@ class DockerBackend:
             dockerfile=dockerfile,
             tag=tag,
             buildargs=dict(buildargs),
-            labels={LABEL: "true", **labels},
+            labels={LABEL: "true", **labels},  # on the final image only (classic builder)
             network_mode="host",
             rm=True,
             forcerm=True,
@@ -148,12 +172,12 @@ class DockerBackend:
         )
         for chunk in stream:
             if "error" in chunk:
-                message = str(chunk.get("error", "")).strip()
+                message = strip_ansi(str(chunk.get("error", ""))).strip()
                 log = "\n".join(last_lines)
                 raise ImageBuildError(
                     f"{tag}: build failed: {message}\n--- last build lines ---\n{log}"
                 )
-            text = str(chunk.get("stream", "")).rstrip("\n")
+            text = strip_ansi(str(chunk.get("stream", ""))).rstrip("\n")
             for line in text.splitlines():
                 if line.strip():
                     last_lines.append(line)
@@ -164,9 +188,10 @@ class DockerBackend:
         return found[0]
 
     def managed_images(self) -> list[str]:
-        """Tags of every image the harness built or imported (label gilbench.managed)."""
+        """Tags of every image the harness built or imported (labels gilbench.managed, .base)."""
         images = self.client.images.list(filters={"label": f"{LABEL}=true"})
-        return sorted(tag for image in images for tag in image.tags)
+        images += self.client.images.list(filters={"label": BASE_LABEL})
+        return sorted({tag for image in images for tag in image.tags})
 
     def remove_image(self, ref: str) -> None:
         """Remove an image if present (tests clean up after themselves)."""
@@ -176,10 +201,15 @@ class DockerBackend:
     # -- containers --------------------------------------------------------------------------
 
     def execute(self, request: ExecRequest, on_line: Callable[[str], None]) -> Outcome:
-        """Run one container to completion (or timeout), then remove it whatever happened."""
+        """Run one container to completion (or timeout), then remove it whatever happened.
+
+        The runner is wrapped in ``timeout -s KILL``: the container dies at its deadline even
+        when the harness itself is killed and cannot enforce the timeout."""
         started = time.monotonic()
+        deadline_s = int(request.total_timeout_s) + DEADLINE_MARGIN_S
         container = self.client.containers.create(
             request.image,
+            entrypoint=["timeout", "-s", "KILL", f"{deadline_s}s", *self._entrypoint(request)],
             command=list(request.argv),
             user=CONTAINER_USER,
             network_mode="none",
@@ -187,8 +217,11 @@ class DockerBackend:
             mem_limit=request.memory,
             memswap_limit=request.memory,
             pids_limit=4096,
-            labels={LABEL: "true", **request.labels},
+            environment=dict(request.environment),
+            tmpfs=dict(TMPFS),
+            labels={**request.labels, **owner_labels(time.time() + deadline_s)},
             detach=True,
+            **HARDENING,
         )
         try:
             container.start()
@@ -205,19 +238,26 @@ class DockerBackend:
                 exit_code=status.get("StatusCode"),
                 timed_out=timed_out,
                 oom_killed=bool(container.attrs.get("State", {}).get("OOMKilled")),
-                stderr_tail=tail(stderr),
+                stderr_tail=tail(strip_ansi(stderr)),
                 duration_s=time.monotonic() - started,
             )
         finally:
             _remove_quietly(container)
 
-    def sweep(self, label_value: str | None = None) -> int:  # noqa: D102 (see Backend)
-        """Remove every harness container (left by a crash); returns how many were removed."""
-        selector = f"{LABEL}=true" if label_value is None else f"{LABEL}={label_value}"
-        stray = self.client.containers.list(all=True, filters={"label": selector})
-        for container in stray:
+    def _entrypoint(self, request: ExecRequest) -> list[str]:
+        """The image's own entrypoint (the runtime's interpreter), which the deadline wraps."""
+        found = self.client.images.get(request.image)
+        return list(found.attrs.get("Config", {}).get("Entrypoint") or [])
+
+    def sweep(self) -> int:
+        """Remove harness containers whose owning run is gone (its PID is dead on this host,
+        or its deadline has passed); a live run's containers are left alone."""
+        stray = self.client.containers.list(all=True, filters={"label": f"{LABEL}=true"})
+        now = time.time()
+        gone = [c for c in stray if owner_gone(dict(c.labels or {}), _created(c), now)]
+        for container in gone:
             _remove_quietly(container)
-        return len(stray)
+        return len(gone)
 
     def containers(self, label: str) -> list[str]:
         """Names of all containers carrying `label` (key=value); used by tests."""
@@ -232,3 +272,74 @@ def _kill_quietly(container: Any) -> None:
 def _remove_quietly(container: Any) -> None:
     with contextlib.suppress(docker.errors.NotFound):
         container.remove(force=True)
+
+
+def owner_labels(deadline: float) -> dict[str, str]:
+    """The labels that tie a container to this harness process (see `owner_gone`)."""
+    return {
+        LABEL: "true",
+        PID_LABEL: str(os.getpid()),
+        HOST_LABEL: socket.gethostname(),
+        DEADLINE_LABEL: str(int(deadline)),
+    }
+
+
+def owner_gone(labels: Mapping[str, str], created: float, now: float) -> bool:
+    """True when no live harness owns a container: its deadline has passed, or its owner PID is
+    dead on this very host. Containers without owner labels (older harnesses; build containers
+    that inherited LABEL from an old base image) only once they are a day old."""
+    deadline = labels.get(DEADLINE_LABEL, "")
+    if deadline.isdigit():
+        if now > int(deadline):
+            return True
+    elif now - created > UNOWNED_MAX_AGE_S:
+        return True
+    pid = labels.get(PID_LABEL, "")
+    if labels.get(HOST_LABEL) != socket.gethostname() or not pid.isdigit():
+        return False
+    return not pid_alive(int(pid))
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this PID exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
+
+
+def _created(container: Any) -> float:
+    """When a container was created (epoch seconds); "now" when the engine does not say."""
+    text = str(container.attrs.get("Created", ""))[:19]
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return time.time()
+
+
+def strip_ansi(text: str) -> str:
+    """`text` without terminal escape sequences (colours, cursor moves) from build logs."""
+    return ANSI_ESCAPE.sub("", text)
+
+
+def check_cpuset(cpuset: str, cores: int) -> None:
+    """ConfigError (one line) unless `cpuset` (``0-1,3``) names only CPUs 0..cores-1."""
+    where = f"--cpuset {cpuset}"
+    cpus: set[int] = set()
+    for part in cpuset.split(","):
+        low, dash, high = part.strip().partition("-")
+        if not low.isdigit() or (dash and not high.isdigit()):
+            raise ConfigError(f"{where}: expected CPU numbers and ranges like 0-1,3")
+        first, last = int(low), int(high) if dash else int(low)
+        if last < first:
+            raise ConfigError(f"{where}: range {part} runs backwards")
+        cpus.update(range(first, last + 1))
+    missing = sorted(c for c in cpus if c >= cores)
+    if missing:
+        raise ConfigError(
+            f"{where}: CPU(s) {', '.join(map(str, missing))} do not exist "
+            f"(the engine's host has CPUs 0-{cores - 1})"
+        )

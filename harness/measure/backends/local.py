@@ -67,7 +67,12 @@ class LocalBackend:
     def execute(self, request: ExecRequest, on_line: Callable[[str], None]) -> Outcome:
         """Run one runner process to completion (or timeout); it is killed on any exit path."""
         command = self.interpreters[request.runtime_id]
-        env = {**os.environ, "GILBENCH_PYTHON": shlex.join(command), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            **request.environment,
+            "GILBENCH_PYTHON": shlex.join(command),
+            "PYTHONUNBUFFERED": "1",
+        }
         started = time.monotonic()
         with tempfile.TemporaryFile() as stderr_file:
             try:

@@ -18,10 +18,12 @@ def verdicts_section(a: Analysis) -> str:
         f"- **{c.question}** — seed: {c.seed} Measured by {c.measured_by}." for c in verdicts.CLAIMS
     )
     thresholds = (
-        f"Thresholds: *scales* = significant speedup realising ≥ {v.SCALE_GAIN_FRACTION:.0%} of "
-        f"the possible gain (speedup − 1 ≥ {v.SCALE_GAIN_FRACTION} × (ceiling − 1)); *partly* = "
-        f"significant but less; differences under {v.PRACTICAL_DIFF:.0%} are not called "
-        f"faster or slower; *convoy* = mean I/O latency at least {v.CONVOY_INFLATION:g}× with busy "
+        f"Thresholds, each judged on the whole interval: *scales* = a speedup realising ≥ "
+        f"{v.SCALE_GAIN_FRACTION:.0%} of the possible gain (speedup ≥ 1 + "
+        f"{v.SCALE_GAIN_FRACTION} × (ceiling − 1)); *partly* = a gain of at least "
+        f"{v.PRACTICAL_DIFF:.0%} but below that; differences under {v.PRACTICAL_DIFF:.0%} are "
+        f"not called faster or slower; *convoy* = mean I/O latency at least "
+        f"{v.CONVOY_INFLATION:g}× with busy "
         f"threads; *needs warm-up* = first run ≥ {v.WARMUP_NOTABLE:g}× the steady time; "
         f"*impossible* = a CPU-bound speedup whose whole interval is over {v.BEYOND_CEILING:g}× "
         "its ceiling (the host's speed changed during the run). "

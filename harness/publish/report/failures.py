@@ -32,23 +32,9 @@ def failures(a: Analysis) -> str:
     else:
         parts.append("None.")
     parts.append("### Failures")
-    df = a.df
-    failed = df[~df["ok"].astype(bool) & ~df["unsupported"].fillna(False).astype(bool)]
-    if len(failed):
-        blocks = []
-        for _, r in failed.iterrows():
-            blocks.append(
-                f"- **{r['runtime']}** · `{r['workload']}` · {r['mode']} · N={int(r['workers'])} "
-                f"· rep {int(r['rep'])}: {r['error'] or 'failed (no error text)'}"
-            )
-            tail = r["stderr_tail"]
-            if isinstance(tail, str) and tail.strip():
-                blocks.append(
-                    "  ```text\n" + "\n".join(f"  {line}" for line in tail.splitlines()) + "\n  ```"
-                )
-        parts.append("\n".join(blocks))
-    else:
-        parts.append("None.")
+    parts.append(_failures(a))
+    parts.append("### Cells with a problem")
+    parts.append(_problems(a))
     parts.append("### Inconclusive cells")
     weak = cells[cells["status"] == "inconclusive"]
     if len(weak):
@@ -60,3 +46,52 @@ def failures(a: Analysis) -> str:
     else:
         parts.append("None.")
     return "\n\n".join(parts)
+
+
+def _failures(a: Analysis) -> str:
+    """Each cause once, with the cells it hit (an unavailable runtime's cells are not repeated:
+    its reason stands under "Unavailable runtimes")."""
+    df = a.df
+    unavailable = {r.id for r in a.runtimes if not r.available}
+    failed = df[
+        ~df["ok"].astype(bool)
+        & ~df["unsupported"].fillna(False).astype(bool)
+        & ~df["runtime"].isin(unavailable)
+    ]
+    if not len(failed):
+        return "None."
+    causes: dict[str, list[str]] = {}
+    tails: dict[str, str] = {}
+    for _, r in failed.iterrows():
+        cause = str(r["error"] or "failed (no error text)")
+        where = (
+            f"{r['runtime']} · `{r['workload']}` · {r['mode']} · N={int(r['workers'])} "
+            f"(invocation {int(r.get('invocation') or 0)}, rep {int(r['rep'])})"
+        )
+        causes.setdefault(cause, []).append(where)
+        tail = r["stderr_tail"]
+        if isinstance(tail, str) and tail.strip():
+            tails.setdefault(cause, tail)
+    blocks = []
+    for cause, cells in causes.items():
+        blocks.append(f"- **{cause}** — {len(cells)} cell(s): {'; '.join(cells)}")
+        if cause in tails:
+            blocks.append(
+                "  ```text\n"
+                + "\n".join(f"  {line}" for line in tails[cause].splitlines())
+                + "\n  ```"
+            )
+    return "\n".join(blocks)
+
+
+def _problems(a: Analysis) -> str:
+    """Cells that are not judged as complete (wrong checksum, lost repetitions) or whose
+    numbers come with a warning (unstable, disturbed measurements left out)."""
+    rows = [
+        [rt, f"`{w}`", m, str(n), "; ".join(h.problems)]
+        for (rt, w, m, n), h in sorted(a.health.items())
+        if h.problems
+    ]
+    if not rows:
+        return "None."
+    return table(rows, ["runtime", "workload", "mode", "N", "problem"])

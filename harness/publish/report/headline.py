@@ -6,7 +6,6 @@ from typing import Any
 
 import pandas as pd
 
-from harness.analyse import stats
 from harness.analyse.run import Analysis
 from harness.publish import markdown as f
 from harness.publish.report import judge as v
@@ -122,14 +121,21 @@ def how_to_read(a: Analysis) -> str:
         "**Speedup** = serial time ÷ parallel time for the same N units. Its **ceiling** is the "
         f"most physics allows: min(N, cores) for work that needs a CPU ({cores}), N for waiting "
         "(I/O). **CPU/wall** ≈ how many cores were busy: about 1 means one core did all the work.",
-        "**Intervals**: every ratio has a 95% bootstrap confidence interval (CI).",
-        "**Significance**: a difference counts as real only if a two-sided Mann–Whitney U test "
-        "says so after a Benjamini–Hochberg correction over all "
-        f"{plural(a.n_tests, 'testable comparison')} in this report (adjusted p < "
-        f"{stats.ALPHA}); the others are marked *n.s.* and not ranked. δ is Cliff's delta "
-        "(−1…+1): how much more often one sample is the larger.",
-        f"**Inconclusive**: fewer than {stats.MIN_STEADY_SAMPLES} steady samples, or too few to "
-        "ever reach significance (3 + 3 samples: the smallest possible p is 0.1; use ≥ 5 reps).",
+        "**Invocations** are the unit of replication: each cell is measured in several fresh "
+        "interpreter processes (rounds over the runtimes), because repetitions inside one "
+        "process share its luck and are not independent evidence.",
+        "**Intervals**: a 95% CI is Student's t over the invocations' medians (ratios: one per "
+        "invocation, serial and parallel from the same process), so it covers the drift "
+        "between processes, not only the jitter between repetitions. With one invocation the "
+        "interval is only the **range** of the repetitions and carries no verdict.",
+        "**Verdicts are judged on the interval**: *scales* when its lower end clears the "
+        "threshold, *no* or *slower* when its upper end is below it, otherwise *inconclusive* "
+        "with the interval shown. Measurements during which other processes used the same CPUs "
+        "are left out and counted; a cell with a wrong checksum or a failed repetition is "
+        "never judged as complete.",
+        f"**Detail tables** also give a Mann–Whitney p over the repetitions (Benjamini–Hochberg "
+        f"adjusted over {plural(a.n_tests, 'comparison')}) and Cliff's δ (−1…+1): indications "
+        "only, since repetitions are not independent.",
         f"**Symbols**: {v.LEGEND}.",
     ]
     return "## How to read this report\n\n" + "\n".join(f"- {item}" for item in items)

@@ -56,49 +56,65 @@ class Verdict:
         return f"{self.symbol} {self.text}".strip()
 
 
+def scale_threshold(ceiling: int) -> float:
+    """The speedup "scales" needs: half of the attainable gain, 1 + 0.5 x (ceiling - 1)."""
+    return 1 + SCALE_GAIN_FRACTION * (ceiling - 1)
+
+
 def judge_speedup(s: Speedup, cpus: int | None, yes: str = "scales") -> Verdict:
-    """The verdict on one speedup: scales / partly / no / slower / inconclusive."""
+    """The verdict on one speedup, judged on its interval: scales / partly / no / slower /
+    inconclusive; never judged when a cell behind it is invalid or incomplete."""
     c = s.comparison
     unit = UNIT.get(s.mode, s.mode)
     cpu_wall = f"; CPU/wall {f.fixed(s.cpu_wall)}" if s.kind not in WAIT_KINDS else ""
     beyond = f"; N > {cpus} cores" if cpus and s.workers > cpus and s.kind not in WAIT_KINDS else ""
+    threshold = scale_threshold(s.ceiling)
+    rule = f"; {yes} needs ≥ {f.times(threshold)}" if s.workers > 1 and s.ceiling > 1 else ""
     numbers = (
         f"{f.times(c.ratio)} at {s.workers} {unit} "
-        f"({f.ci(c.ci_low, c.ci_high)}; ceiling {s.ceiling}{cpu_wall}{beyond})"
+        f"({interval(c)}{rule}; ceiling {s.ceiling}{cpu_wall}{beyond})"
     )
+    notes = "".join(f"; {WARN} {p}" for p in s.problems)
+    if not s.judgeable:
+        return Verdict(WARN, f"not judged: {'; '.join(s.problems)} ({numbers})")
     if min(c.n_a, c.n_b) < stats.MIN_STEADY_SAMPLES:
-        return Verdict(INCONCLUSIVE, f"inconclusive: {c.n_a}+{c.n_b} samples")
+        return Verdict(INCONCLUSIVE, f"inconclusive: {c.n_a}+{c.n_b} samples{notes}")
     if s.workers == 1:
-        return Verdict(INFO, f"overhead only: {numbers}")
+        return Verdict(INFO, f"overhead only: {numbers}{notes}")
     if s.ceiling <= 1:
         return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}; 1 core, nothing to gain")
     if not c.testable:
-        return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}; {untestable(c)}")
+        return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}; {untestable(c)}{notes}")
     if s.kind not in WAIT_KINDS and c.ci_low > s.ceiling * BEYOND_CEILING:
         return Verdict(
             WARN,
             f"impossible: {numbers}: above the physical ceiling, so the host's speed changed "
             "during the run (other load?); rerun on a quiet machine",
         )
-    if c.significant and c.ratio >= 1 + PRACTICAL_DIFF:
-        gain = (c.ratio - 1) / (s.ceiling - 1)
-        if gain >= SCALE_GAIN_FRACTION:
-            return Verdict(YES, f"{yes}: {numbers}")
-        return Verdict(PARTLY, f"partly: {numbers}")
-    if c.significant and c.ratio <= 1 - PRACTICAL_DIFF:
-        return Verdict(NO, f"slower: {numbers}")
-    why = (
-        "not significantly different from"
-        if not c.significant
-        else f"within ±{PRACTICAL_DIFF:.0%} of"
+    if c.ci_low >= threshold:
+        return Verdict(YES, f"{yes}: {numbers}{notes}")
+    if c.ci_high < threshold:
+        if c.ci_low >= 1 + PRACTICAL_DIFF:
+            return Verdict(PARTLY, f"partly: {numbers}{notes}")
+        if c.ci_high <= 1 - PRACTICAL_DIFF:
+            return Verdict(NO, f"slower: {numbers}{notes}")
+        return Verdict(NO, f"no: {numbers}{notes}")
+    return Verdict(
+        INCONCLUSIVE, f"inconclusive: {numbers}: the interval straddles the threshold{notes}"
     )
-    return Verdict(NO, f"no: {numbers}, {why} serial (adjusted {f.pvalue(c.p_adjusted)})")
+
+
+def interval(c: Comparison) -> str:
+    """``95% CI 1.62–1.95, 3 invocations`` or ``range 1.4–2.0, 1 invocation``."""
+    runs = f"{c.invocations} invocation{'s' if c.invocations != 1 else ''}"
+    return f"{c.interval_label} {f.fixed(c.ci_low)}–{f.fixed(c.ci_high)}, {runs}"
 
 
 def untestable(c: Comparison) -> str:
-    """Why a comparison cannot be significant: too few samples for p < ALPHA."""
-    p = stats.min_attainable_p(c.n_a, c.n_b)
-    return f"{c.n_a}+{c.n_b} samples cannot reach p<{stats.ALPHA} (best p={p:.2f})"
+    """Why a comparison carries no verdict."""
+    if c.invocations <= 1:
+        return "one invocation: the range of its repetitions is no confidence interval"
+    return "no interval"
 
 
 def absent_verdict(a: Analysis, rt: str, workload: str, mode: str, n: int | None) -> Verdict:

@@ -28,6 +28,7 @@ from harness.publish.report.judge import (
     YES,
     Verdict,
     absent_verdict,
+    interval,
     mode_verdict,
     relative_speed,
     untestable,
@@ -193,11 +194,13 @@ def _with_asyncio_vs_threads(a: Analysis, rt: str, workload: str, verdict: Verdi
     c = a.asyncio_vs_threads.get((rt, workload, n or -1))
     if c is None or verdict.symbol in (NA, FAILED, NOT_APPLICABLE):
         return verdict
-    if c.significant and abs(c.ratio - 1) >= PRACTICAL_DIFF:
+    if c.testable and (c.ci_low >= 1 + PRACTICAL_DIFF or c.ci_high <= 1 - PRACTICAL_DIFF):
         word = "faster" if c.ratio > 1 else "slower"
-        extra = f"{word} than threads: {f.times(c.ratio)} ({f.ci(c.ci_low, c.ci_high)})"
+        extra = f"{word} than threads: {f.times(c.ratio)} ({interval(c)})"
+    elif c.testable and c.ci_low > 1 - PRACTICAL_DIFF and c.ci_high < 1 + PRACTICAL_DIFF:
+        extra = f"same as threads: {f.times(c.ratio)} ({interval(c)})"
     else:
-        extra = f"same as threads: {f.times(c.ratio)}, n.s."
+        extra = f"vs threads inconclusive: {f.times(c.ratio)} ({interval(c)})"
     return Verdict(verdict.symbol, f"{verdict.text}; {extra}")
 
 
@@ -310,21 +313,23 @@ def convoy_verdict(a: Analysis, rt: str) -> Verdict:
             f"stopped (alone: mean latency {f.millis(fig.quiet_ms)})",
         )
     numbers = (
-        f"mean latency {f.times(c.ratio)} ({f.ci(c.ci_low, c.ci_high)}): "
+        f"mean latency {f.times(c.ratio)} ({interval(c)}): "
         f"{f.millis(fig.quiet_ms)} → {f.millis(fig.busy_ms)} with {busy}"
     )
+    health = {m: a.health.get((rt, workload, m, n or -1)) for m in ("serial", "threads")}
+    broken = [f"{m}: {p}" for m, h in health.items() if h and not h.judgeable for p in h.problems]
+    if broken:
+        return Verdict(WARN, f"not judged: {'; '.join(broken)} ({numbers})")
     if min(c.n_a, c.n_b) < stats.MIN_STEADY_SAMPLES:
         return Verdict(INCONCLUSIVE, f"inconclusive: {c.n_a}+{c.n_b} samples")
     if not c.testable:
         return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}; {untestable(c)}")
-    if c.significant and c.ratio >= CONVOY_INFLATION:
+    if c.ci_low >= CONVOY_INFLATION:
         return Verdict(NO, f"convoy: {numbers}")
-    if c.ci_high >= CONVOY_INFLATION and not (c.significant and c.ratio < CONVOY_INFLATION):
-        # the interval reaches a convoy but the test cannot tell: say so, don't call it "no"
-        return Verdict(
-            INCONCLUSIVE,
-            f"inconclusive: {numbers}, not significant (adjusted {f.pvalue(c.p_adjusted)})",
-        )
+    if c.ci_high >= CONVOY_INFLATION:
+        # the interval reaches a convoy but does not clear it: say so, don't call it "no"
+        return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}: the interval straddles the "
+                       f"{CONVOY_INFLATION:g}× threshold")
     return Verdict(YES, f"no convoy: {numbers}")
 
 
@@ -381,7 +386,7 @@ def free_threading_verdict(a: Analysis, rt: str) -> Verdict:
         return Verdict(INCONCLUSIVE, f"inconclusive: no `cpu` threads cells on both; {cost_text}")
     gain_text = (
         f"`cpu` with {n} threads {f.times(gain.ratio)} as fast as {gil} "
-        f"({f.ci(gain.ci_low, gain.ci_high)})"
+        f"({interval(gain)})"
     )
     if not gain.testable:
         reason = (
@@ -390,8 +395,10 @@ def free_threading_verdict(a: Analysis, rt: str) -> Verdict:
             else f"{gain.n_a}+{gain.n_b} samples"
         )
         return Verdict(INCONCLUSIVE, f"inconclusive: {gain_text}; {reason}; {cost_text}")
-    if gain.significant and gain.ratio >= 1 + PRACTICAL_DIFF:
+    if gain.ci_low >= 1 + PRACTICAL_DIFF:
         return Verdict(YES, f"gain: {gain_text}; {cost_text}")
-    if gain.significant and gain.ratio <= 1 - PRACTICAL_DIFF:
+    if gain.ci_high <= 1 - PRACTICAL_DIFF:
         return Verdict(NO, f"loss: {gain_text}; {cost_text}")
-    return Verdict(NO, f"no gain: {gain_text}, n.s.; {cost_text}")
+    if gain.ci_high < 1 + PRACTICAL_DIFF:
+        return Verdict(NO, f"no gain: {gain_text}; {cost_text}")
+    return Verdict(INCONCLUSIVE, f"inconclusive: {gain_text}; {cost_text}")
