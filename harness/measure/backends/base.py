@@ -9,7 +9,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -59,6 +59,32 @@ class Outcome:
         return self.exit_code == 0 and not self.timed_out and not self.oom_killed
 
 
+class Executor(Protocol):
+    """Runs the runner (every backend)."""
+
+    def execute(self, request: ExecRequest, on_line: Log) -> Outcome: ...
+
+
+class ImageEngine(Executor, Protocol):
+    """What building and checking images needs from a container engine (the Docker backend)."""
+
+    def image(self, ref: str) -> tuple[str, dict[str, str]] | None: ...
+
+    def try_pull(self, ref: str) -> str | None: ...
+
+    def import_rootfs(self, tarball: Path, ref: str, labels: Mapping[str, str]) -> str: ...
+
+    def build(
+        self,
+        context: Path,
+        dockerfile: str,
+        tag: str,
+        buildargs: Mapping[str, str],
+        labels: Mapping[str, str],
+        on_log: Log,
+    ) -> str: ...
+
+
 class Backend(Protocol):
     """Executes runner requests; `docker` and `local` implement it.
 
@@ -68,7 +94,7 @@ class Backend(Protocol):
     name: str
     containerised: bool
 
-    def execute(self, request: ExecRequest, on_line: Callable[[str], None]) -> Outcome: ...
+    def execute(self, request: ExecRequest, on_line: Log) -> Outcome: ...
 
     def prepare(
         self, root: Path, runtimes: list[Runtime], build: bool, log: Log, on_build_line: Log

@@ -18,7 +18,8 @@ from pathlib import Path
 from harness.errors import ConfigError, ImageBuildError
 from harness.measure.backends.base import ExecRequest, Log, Outcome, pump_lines, tail
 from harness.measure.host import local_host
-from harness.measure.images import ImageStatus, probe_output
+from harness.measure.images import ImageStatus
+from harness.measure.probes import probe_output
 from harness.measure.runtimes import Runtime
 from harness.store.meta import EngineFacts, HostFacts
 
