@@ -84,6 +84,7 @@ class Analysis:
     convoy_figures: dict[tuple[str, str, int], ConvoyFigures] = field(default_factory=dict)
     start_methods: dict[tuple[str, str], str] = field(default_factory=dict)
     health: dict[CellKey, integrity.CellHealth] = field(default_factory=dict)
+    cpus_basis: str = ""
     warmup_curves: dict[tuple[str, str], WarmupCurve] = field(default_factory=dict)
     n_tests: int = 0
     steady_cells: dict[CellKey, pd.DataFrame] = field(default_factory=dict, repr=False)
@@ -102,6 +103,23 @@ class Analysis:
     ) -> np.ndarray:
         """The steady samples of one cell (``column`` may be e.g. ``extra.latency_ms_p50``)."""
         return column_values(self.steady_cells.get((runtime, workload, mode, int(workers))), column)
+
+
+def ceiling_cpus(meta: RunMeta) -> tuple[int | None, str]:
+    """The CPUs a CPU-bound speedup can use, and what that number is: the cpuset's physical
+    cores where the topology is known (SMT siblings share one core's execution units), else
+    its logical CPUs."""
+    logical = meta.cpu_count
+    topology = meta.host.topology or {}
+    physical = topology.get("physical_cores")
+    if physical and logical and physical < logical:
+        return physical, (
+            f"{physical} physical cores: the {logical} logical CPUs of the cpuset include SMT "
+            "siblings, so CPU-bound ceilings use the cores"
+        )
+    if physical:
+        return logical, f"{logical} CPUs, each a physical core (no SMT siblings in the cpuset)"
+    return logical, f"{logical} logical CPUs (topology unknown: SMT siblings not ruled out)"
 
 
 def _with_health(s: Speedup, health: dict[CellKey, integrity.CellHealth]) -> Speedup:
@@ -132,7 +150,7 @@ def analyse_frame(
     """:func:`analyse` on already loaded inputs."""
     base = baseline or meta.baseline or DEFAULT_BASELINE
     cells = stats.summarize_cells(df)
-    cpus = meta.cpu_count
+    cpus, cpus_basis = ceiling_cpus(meta)
     runtimes = _runtime_infos(meta, df, base)
     ids = [r.id for r in runtimes]
     workloads = tuple(sorted(df["workload"].unique(), key=workload_rank)) if len(df) else ()
@@ -213,6 +231,7 @@ def analyse_frame(
         start_methods=b.start_methods(ids, workloads),
         warmup_curves=b.warmup_curves(warmup_cells),
         health=health,
+        cpus_basis=cpus_basis,
         n_tests=sum(1 for _, _, c in family if c.testable),
         steady_cells=steady_cells,
         cell_rows=cell_rows,

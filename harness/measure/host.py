@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from harness.store.meta import HostFacts
 
@@ -31,13 +32,15 @@ def local_host() -> HostFacts:
         memory = round(int(match.group(1)) / 2**20, 1) if match else 0.0
     except OSError:
         pass
+    cores = os.cpu_count()
     return HostFacts(
         hostname=socket.gethostname(),
         cpu_model=cpu_model(),
-        cores=os.cpu_count(),
+        cores=cores,
         kernel=platform.release(),
         os=_os_name(),
         memory_gib=memory,
+        topology=cpuset_topology(list(range(cores))) if cores else None,
     )
 
 
@@ -79,3 +82,43 @@ def cpuset_size(cpuset: str) -> int:
         low, _, high = part.partition("-")
         total += (int(high) - int(low) + 1) if high else 1
     return total
+
+
+def cpu_list(cpuset: str) -> list[int]:
+    """The CPUs a cpuset string like `0-3,6` names, in order."""
+    out: list[int] = []
+    for part in cpuset.split(","):
+        low, _, high = part.partition("-")
+        out.extend(range(int(low), int(high or low) + 1))
+    return out
+
+
+def narrow_topology(topology: dict[str, Any], cpus: list[int]) -> dict[str, Any]:
+    """The part of a machine's topology that ``cpus`` (a cpuset) offers."""
+    groups = topology.get("smt_siblings")
+    if groups is None:
+        return {"logical_cpus": cpus, "physical_cores": None, "smt_siblings": None}
+    mine = [[c for c in group if c in cpus] for group in groups]
+    mine = [group for group in mine if group]
+    return {"logical_cpus": cpus, "physical_cores": len(mine), "smt_siblings": mine}
+
+
+def cpuset_topology(cpus: list[int], root: Path = Path("/sys/devices/system/cpu")) -> dict:
+    """Logical CPUs, physical cores and SMT sibling groups of ``cpus`` (from /sys; the
+    counts are null where /sys does not tell, e.g. a remote engine or some VMs)."""
+    cores: dict[tuple[int, int], list[int]] = {}
+    try:
+        for cpu in cpus:
+            folder = root / f"cpu{cpu}" / "topology"
+            key = (
+                int((folder / "physical_package_id").read_text()),
+                int((folder / "core_id").read_text()),
+            )
+            cores.setdefault(key, []).append(cpu)
+    except (OSError, ValueError):
+        return {"logical_cpus": cpus, "physical_cores": None, "smt_siblings": None}
+    return {
+        "logical_cpus": cpus,
+        "physical_cores": len(cores),
+        "smt_siblings": sorted(cores.values()),
+    }

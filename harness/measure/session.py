@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from harness.measure.backends.base import Backend
 from harness.measure.backends.docker import DockerBackend
 from harness.measure.backends.local import LocalBackend, local_interpreters, local_runtime
 from harness.measure.config import Suite, load_suite, suite_from_meta
-from harness.measure.host import cpuset_size, harness_revision
+from harness.measure.host import cpu_list, cpuset_size, harness_revision, narrow_topology
 from harness.measure.images import ImageStatus
 from harness.measure.matrix import (
     Cell,
@@ -233,6 +233,8 @@ def _initial_meta(
 ) -> RunMeta:
     host = backend.host_facts()
     cpuset = backend.cpuset(options.cpuset, host)
+    if host.topology and cpuset:  # what the cpuset offers of the machine's cores
+        host = replace(host, topology=narrow_topology(host.topology, cpu_list(cpuset)))
     previous = state.meta
     return RunMeta(
         schema=SCHEMA_VERSION,

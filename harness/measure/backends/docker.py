@@ -26,7 +26,7 @@ from harness.measure.backends.base import (
     split_lines,
     tail,
 )
-from harness.measure.host import cpu_model
+from harness.measure.host import cpu_model, cpuset_topology
 from harness.measure.images import ImageStatus, ensure_images, image_status
 from harness.measure.runtimes import Runtime
 from harness.store.meta import EngineFacts, HostFacts
@@ -94,6 +94,11 @@ class DockerBackend:
         return HostFacts(
             hostname=info.get("Name"),
             cpu_model=cpu_model() if self.is_local() else "unknown (remote engine)",
+            topology=(
+                cpuset_topology(list(range(int(info.get("NCPU") or 0))))
+                if self.is_local() and info.get("NCPU")
+                else None
+            ),
             cores=info.get("NCPU"),
             kernel=info.get("KernelVersion"),
             os=info.get("OperatingSystem"),

@@ -56,6 +56,8 @@ def headline(a: Analysis) -> str:
         ]
     if meta.status not in (None, COMPLETE):
         lines += ["", f"> {v.WARN} The run is **{meta.status}**: some cells may be missing."]
+    if a.cpus:
+        lines += ["", f"**Ceiling:** {a.cpus_basis}."]
     max_n = int(a.cells["workers"].max()) if len(a.cells) else 0
     if a.cpus and max_n > a.cpus:
         lines += [
