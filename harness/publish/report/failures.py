@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from harness.analyse.run import Analysis
 from harness.publish.report.cells import table
 
@@ -36,16 +38,24 @@ def failures(a: Analysis) -> str:
     parts.append("### Cells with a problem")
     parts.append(_problems(a))
     parts.append("### Inconclusive cells")
-    weak = cells[cells["status"] == "inconclusive"]
-    if len(weak):
-        rows = [
-            [r["runtime"], f"`{r['workload']}`", r["mode"], str(int(r["workers"])), r["reason"]]
-            for _, r in weak.iterrows()
-        ]
-        parts.append(table(rows, ["runtime", "workload", "mode", "N", "reason"]))
-    else:
-        parts.append("None.")
+    parts.append(_inconclusive(cells))
     return "\n\n".join(parts)
+
+
+def _inconclusive(cells: pd.DataFrame) -> str:
+    """Each reason once, with the cells it hit (grouped: a suite with too few repetitions
+    would otherwise list every cell)."""
+    weak = cells[cells["status"] == "inconclusive"]
+    if not len(weak):
+        return "None."
+    lines = []
+    for reason, group in weak.groupby("reason", sort=True):
+        where = [
+            f"{rt} ({', '.join(sorted(set(g['workload'])))})"
+            for rt, g in group.groupby("runtime", sort=True)
+        ]
+        lines.append(f"- **{reason}** — {len(group)} cell(s): {'; '.join(where)}")
+    return "\n".join(lines)
 
 
 def _failures(a: Analysis) -> str:
@@ -90,7 +100,7 @@ def _problems(a: Analysis) -> str:
     rows = [
         [rt, f"`{w}`", m, str(n), "; ".join(h.problems)]
         for (rt, w, m, n), h in sorted(a.health.items())
-        if h.problems
+        if h.problems and h.ok  # a cell with nothing measured stands under "Failures"
     ]
     if not rows:
         return "None."
