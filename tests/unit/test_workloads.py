@@ -451,7 +451,7 @@ def test_smoke_is_small_and_default_follows_the_brief():
     smoke = yaml.safe_load((SUITES / "smoke.yaml").read_text(encoding="utf-8"))
     assert smoke["reps"] == 2 and smoke["warmups"] == 1 and smoke["workers"] == [1, 2]
     default = yaml.safe_load((SUITES / "default.yaml").read_text(encoding="utf-8"))
-    assert default["reps"] == 2 and default["warmups"] == 1 and default["workers"] == [1, 2, 4]
+    assert default["reps"] == 2 and default["warmups"] == 1 and default["workers"] == [2]
     # independent replication: at least 3 invocations, interleaved, scaling cells calibrated
     assert default["invocations"] >= 3 and default["interleave"] is True
     assert default["scaling_min_unit_s"] >= 0.1
