@@ -232,7 +232,8 @@ def _history(
 
 
 def _runtimes(root: Path, as_json: bool) -> int:
-    from harness.publish.runtime_table import render_rows, runtime_rows
+    from harness.measure.status import runtime_rows
+    from harness.publish.runtime_table import render_rows
 
     rows = runtime_rows(root)
     if as_json:

@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/data/history/generate.py      # rewrites tests/data/history/runs/
 
-``tests/unit/test_history.py`` checks that the checked-in folders are exactly this output and
+``tests/unit/analyse/test_history.py`` checks that the checked-in folders are exactly this output and
 uses ``write_night`` to build further scenarios in temporary folders.
 
 What is planted (machine ``bench-a``, newest night 2026-11-24):

@@ -28,7 +28,7 @@ from harness.cli import main
 from harness.errors import EXIT_REGRESSION
 from harness.nightly import exit_code, write_history
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "history"
+DATA = Path(__file__).resolve().parents[2] / "data" / "history"
 NEWEST_A = "20261124T230000Z-nightly"
 A = "bench-a (AMD EPYC 7B13)"
 B = "bench-b (Intel(R) Xeon(R) Gold 6230)"

@@ -18,7 +18,7 @@ from harness.measure.dropins import (
 from harness.measure.images import recipe_files, recipe_hash
 from harness.measure.runtimes import load_registry
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 WORKLOADS = ROOT / "workloads"
 RUNNER = WORKLOADS / "gilbench_runner.py"
 sys.path.insert(0, str(WORKLOADS))

@@ -244,7 +244,7 @@ def test_local_problem_without_network(tmp_path):
 
 def _stage(dockerfile: str, header: str) -> str:
     """The instructions of one stage (after its FROM line, up to the next FROM; no comments)."""
-    text = (Path(__file__).resolve().parents[2] / dockerfile).read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parents[3] / dockerfile).read_text(encoding="utf-8")
     body = text.split(f"\n{header}\n", 1)[1].split("\nFROM ", 1)[0]
     return "\n".join(line for line in body.splitlines() if line and not line.startswith("#"))
 

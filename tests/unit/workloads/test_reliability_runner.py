@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 RUNNER = ROOT / "workloads" / "gilbench_runner.py"
 
 # a unit that SIGKILLs its own pool worker (what the OOM killer does) on the second task

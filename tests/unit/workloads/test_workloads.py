@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 WORKLOADS = ROOT / "workloads"
 SUITES = WORKLOADS / "suites"
 if str(WORKLOADS) not in sys.path:

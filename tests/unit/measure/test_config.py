@@ -10,7 +10,7 @@ from harness.errors import ConfigError
 from harness.measure.config import WorkloadInfo, discover_workloads, load_suite, parse_suite
 from harness.measure.runtimes import load_registry
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CATALOGUE = {
     "cpu": WorkloadInfo("cpu", "cpu", 1000, ("serial", "threads", "processes")),
     "io": WorkloadInfo("io", "io", 10, ("serial", "threads", "processes", "asyncio")),

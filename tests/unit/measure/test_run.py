@@ -22,7 +22,7 @@ from harness.measure.matrix import (
 from harness.measure.runtimes import Runtime
 from harness.store.results import RESULTS_FILE, Record, iter_records
 
-FAKE_RUNNER = Path(__file__).resolve().parents[1] / "data" / "fake_runner.py"
+FAKE_RUNNER = Path(__file__).resolve().parents[2] / "data" / "fake_runner.py"
 CATALOGUE = {
     name: WorkloadInfo(name, "cpu", 1, ("serial", "threads"))
     for name in ("fine", "boom", "hang", "junk", "die", "future")
@@ -190,7 +190,7 @@ def test_torn_or_foreign_lines_in_results(tmp_path, bad):
 def test_a_time_based_warm_up_of_the_first_cell_is_counted_apart(tmp_path):
     """The real runner warms the first cell up for --warmup-seconds; every cell still ends with
     exactly `reps` steady records, and the warm-up curve is kept as warm-up records."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     suite = parse_suite(
         {"reps": 2, "warmups": 1, "workers": [1, 2], "warmup_seconds_by_family": {"local": 0.3},
          "workloads": {"cpu": {"size": 20000, "modes": ["serial", "threads"]}}},
@@ -217,7 +217,7 @@ def test_a_time_based_warm_up_of_the_first_cell_is_counted_apart(tmp_path):
 
 def _real_run(tmp_path: Path, suite_fields: dict, runtimes: list[Runtime]) -> tuple[list, Path]:
     """Every group of a suite through the real runner on this interpreter."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     suite = parse_suite(
         {"reps": 2, "warmups": 0, "workers": [1, 2], **suite_fields,
          "workloads": {"cpu": {"size": 200, "modes": ["serial", "threads"]}}},

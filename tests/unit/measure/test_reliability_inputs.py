@@ -29,7 +29,7 @@ from harness.measure.session import CompareOptions, compare
 from harness.store import layout
 from harness.store.results import RESULTS_FILE, iter_records, truncate_torn_tail
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 GOOD = 'KIND = "cpu"\nDEFAULT_SIZE = 10\nMODES = ("serial",)\n\ndef unit(size, index):\n    return 1\n'
 
 

@@ -20,7 +20,7 @@ from harness.measure.session import CompareOptions, compare
 from harness.store import layout
 from harness.store.results import RESULTS_FILE, iter_records
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SUITE = """description: reliability tests
 timeout_s: 120
 reps: {reps}

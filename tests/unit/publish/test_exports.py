@@ -20,7 +20,7 @@ from harness.publish.exports import (
     write_pyperf,
 )
 
-RUNS = Path(__file__).resolve().parents[1] / "data" / "history" / "runs"
+RUNS = Path(__file__).resolve().parents[2] / "data" / "history" / "runs"
 OLDER = RUNS / "20261123T230000Z-nightly"  # bench-a, every cell ok
 NEWER = RUNS / "20261124T230000Z-nightly"  # bench-a, cpython-3.13 io threads failed
 FAILED_CELL = "cpython-3.13/io/threads/w2"

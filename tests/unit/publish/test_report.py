@@ -3,7 +3,7 @@
 The fixture in ``tests/data/golden_run/`` is produced by :func:`write_synthetic_run` below.
 After an intended change of the report (or of the generator), regenerate it with::
 
-    UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/unit/test_report.py
+    UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/unit/publish/test_report.py
 
 and review the diff of ``tests/data/golden_run/report.md`` like code.
 """
@@ -29,7 +29,7 @@ from harness.store import layout
 from harness.store.meta import RunMeta
 from harness.store.results import Record, write_meta
 
-GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden_run"
+GOLDEN = Path(__file__).resolve().parents[2] / "data" / "golden_run"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 RUN_ID = "20261125T231500Z-default"
 T0 = 1795734900.0  # 2026-11-25T23:15:00Z
@@ -353,10 +353,10 @@ GOLDEN_README = """\
 
 A small synthetic run (plausible numbers for a 2-core machine), not a measurement.
 `results.jsonl` + `meta.json` are written by `write_synthetic_run` in
-`tests/unit/test_report.py`; `report.md` is what `harness.publish.report.write_report` must produce from
+`tests/unit/publish/test_report.py`; `report.md` is what `harness.publish.report.write_report` must produce from
 them, byte for byte; `expected_pngs.txt` names the charts it must write beside it.
 Regenerate all of it after an intended change with
-`UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/unit/test_report.py` and review the diff.
+`UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/unit/publish/test_report.py` and review the diff.
 """
 
 
@@ -485,7 +485,7 @@ def test_reader_sees_unavailable_failed_unsupported_and_inconclusive(generated):
     assert "🚫 n/a: asyncio: asyncio is not available on Jython 2.7" in text
     # a timed-out repetition: the cell is listed with it and its verdict is not judged
     assert "⚠️ not judged: threads: 8 of 9 ok, 1 timed out (mean latency" in text
-    assert "| jython-2.7 | `convoy`   | threads   | 2   | 8 of 9 ok, 1 timed out |" in text
+    assert "| jython-2.7 | `convoy`   | threads | 2   | 8 of 9 ok, 1 timed out |" in text
     assert "- **timeout after 300 s** — 1 cell(s): jython-2.7 · `convoy` · threads · N=2" in text
     assert "| jython-2.7              | jython           | 2.7.3    | no GIL (JVM)" in text
     assert "make compare SUITE=default" in text

@@ -12,7 +12,7 @@ import yaml
 from harness.errors import ConfigError
 from harness.measure.runtimes import interpolate, load_registry, select
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_the_real_registry_has_every_runtime_with_a_dockerfile():

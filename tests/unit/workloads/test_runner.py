@@ -13,7 +13,7 @@ import pytest
 
 from harness.store.results import SUPPORTED_SCHEMAS, Record
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 WORKLOADS = ROOT / "workloads"
 RUNNER = WORKLOADS / "gilbench_runner.py"
 PROBE = WORKLOADS / "probe.py"
