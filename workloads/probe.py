@@ -269,6 +269,34 @@ def features(names=FEATURES):
     return dict((name, _works(checks[name])) for name in names)
 
 
+def c_libraries():
+    """Which implementations the C-library workloads run on: hashlib's sha256 (OpenSSL's, the
+    builtin module, or the JVM's) with the OpenSSL version, zlib's runtime version, numpy's
+    version and BLAS (a pure-Python fallback would go unnoticed otherwise)."""
+    import hashlib
+    kind = type(hashlib.sha256())
+    found = {"sha256": "%s.%s" % (kind.__module__, kind.__name__)}
+    try:
+        import ssl
+        found["openssl"] = ssl.OPENSSL_VERSION
+    except ImportError:
+        found["openssl"] = None
+    try:
+        import zlib
+        found["zlib"] = getattr(zlib, "ZLIB_RUNTIME_VERSION", None) or zlib.ZLIB_VERSION
+    except ImportError:
+        found["zlib"] = None
+    try:
+        import numpy
+        found["numpy"] = numpy.__version__
+        config = getattr(numpy, "show_config", None)
+        blas = getattr(getattr(numpy, "__config__", None), "CONFIG", {}) if config else {}
+        found["blas"] = (blas.get("Build Dependencies", {}).get("blas", {}) or {}).get("name")
+    except ImportError:
+        found["numpy"] = None
+    return found
+
+
 def _safe(func, default=None):
     try:
         return func()
@@ -297,6 +325,7 @@ def probe():
         "platform": _safe(lambda: sys.platform),
         "executable": _safe(lambda: sys.executable),
         "features": _safe(features, {}),
+        "c_libraries": _safe(c_libraries, {}),
     }
 
 

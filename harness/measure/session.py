@@ -104,13 +104,14 @@ def compare(root: Path, options: CompareOptions, display: Display) -> Path:
         swept = backend.sweep()
         if swept:
             display.warn(f"removed {swept} container(s) left by runs that are gone")
-        state.statuses = _prepare_runtimes(backend, root, state, options, display)
-        state.meta = _initial_meta(root, backend, state, options)
-        write_meta(state.run_dir, state.meta)
         try:
+            state.statuses = _prepare_runtimes(backend, root, state, options, display)
+            state.meta = _initial_meta(root, backend, state, options)
+            write_meta(state.run_dir, state.meta)
             _run_matrix(backend, state, options, display)
         except KeyboardInterrupt as exc:
-            _finish_meta(state, INTERRUPTED, started)
+            if state.meta is not None:
+                _finish_meta(state, INTERRUPTED, started)
             why = f"stopped by {exc}" if isinstance(exc, Stopped) else "interrupted"
             raise Interrupted(
                 f"{why}: what was measured is kept in {state.run_dir}; finish it with: "

@@ -23,8 +23,13 @@ def test_a_base_image_exists_after_the_build(backend, built):
 def test_every_buildable_runtime_is_built_and_probed(built, registry):
     for runtime_id, status in built.items():
         runtime = registry[runtime_id]
-        if runtime.requires_file and status.state == "unavailable":
-            assert runtime.requires_file.path in status.reason  # says what to drop in, where
+        if status.state == "unavailable":  # only where a file cannot be had here; it says which
+            if runtime.same_image_as:
+                assert f"it runs the image of {runtime.same_image_as}" in status.reason
+            elif runtime.source:
+                assert runtime.source.dropin in status.reason  # what to drop in, where
+            else:
+                assert runtime.requires_file and runtime.requires_file.path in status.reason
             continue
         assert status.state == "built", f"{runtime_id}: {status.reason}"
         probe = status.probe

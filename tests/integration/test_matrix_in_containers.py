@@ -101,15 +101,15 @@ def test_ctrl_c_keeps_results_and_resume_finishes(backend, available, tmp_path):
     run_dir = results.parent
     kept = _results_lines(results)
     assert kept >= 2
-    assert read_meta(run_dir)["status"] == "interrupted"
-    assert backend.containers("gilbench.managed=true") == []
+    assert read_meta(run_dir).status == "interrupted"
+    assert backend.containers(f"gilbench.run={run_dir.name}") == []
 
     resume = [sys.executable, "-m", "harness", "--quiet", "compare", "--resume", run_dir.name,
               "--reports", str(reports), "--no-build"]
     done = subprocess.run(resume, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     meta = read_meta(run_dir)
-    assert meta["status"] == "complete" and meta["attempts"] == 2
+    assert meta.status == "complete" and meta.attempts == 2
     cells: dict[tuple, int] = {}
     for record in iter_records(results):
         assert record.ok, record

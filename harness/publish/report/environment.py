@@ -40,6 +40,7 @@ def environment(a: Analysis) -> str:
                 entry.image or f.DASH,
                 f"`{entry.image_id or '—'}`",
                 f"`{entry.recipe_hash or '—'}`",
+                c_libraries((entry.probe or {}).get("c_libraries")),
             ]
         )
     suite = json.dumps(meta.suite or {}, indent=2, sort_keys=True, ensure_ascii=False)
@@ -48,7 +49,8 @@ def environment(a: Analysis) -> str:
         "\n".join(f"- **{k}**: {val}" for k, val in items),
     ]
     if rows:
-        parts.append(table(rows, ["runtime", "image", "image id", "recipe hash"]))
+        headers = ["runtime", "image", "image id", "recipe hash", "C libraries (probed)"]
+        parts.append(table(rows, headers))
     parts.append(
         "<details><summary>Suite as run</summary>\n\n```json\n" + suite + "\n```\n\n</details>"
     )
@@ -65,3 +67,18 @@ def reproduce(a: Analysis) -> str:
         "Regenerate this report, byte for byte, from the raw files of this run:\n\n"
         f"```sh\npython -m harness report reports/runs/{run_id}\n```"
     )
+
+
+def c_libraries(found: dict | None) -> str:
+    """What the C-library workloads ran on, e.g. ``sha256 _hashlib.HASH (OpenSSL 3.0), ...``."""
+    if not found:
+        return f.DASH
+    parts = [f"sha256 {found.get('sha256') or '?'}"]
+    if found.get("openssl"):
+        parts[0] += f" ({found['openssl']})"
+    if found.get("zlib"):
+        parts.append(f"zlib {found['zlib']}")
+    numpy = found.get("numpy")
+    parts.append(f"numpy {numpy}" + (f" ({found['blas']})" if found.get("blas") else "")
+                 if numpy else "no numpy")
+    return ", ".join(parts)

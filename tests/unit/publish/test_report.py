@@ -290,6 +290,10 @@ def synthetic_meta() -> dict:
             "cpu_count": 2, "platform": "java21.0.5" if impl == "jython" else "linux",
             "features": {"threading": True, "multiprocessing": mp, "subprocess": True,
                          "asyncio": aio, "hashlib": True, "zlib": True},
+            "c_libraries": {"sha256": "sun.security.provider.SHA2$SHA256", "openssl": None,
+                            "zlib": None, "numpy": None} if impl == "jython" else
+                           {"sha256": "_hashlib.HASH", "openssl": "OpenSSL 3.5.1 1 Jul 2025",
+                            "zlib": "1.3.1", "numpy": "2.4.6", "blas": "scipy-openblas"},
         }  # fmt: skip
 
     runtimes = {}

@@ -508,6 +508,14 @@ def test_probe_prints_one_valid_json_object():
         "zlib",
     }
     assert all(value is True for value in facts["features"].values()), facts["features"]
+    # which C code the C-library workloads run on (a pure-Python fallback would show here)
+    import hashlib
+    import zlib
+
+    libs = facts["c_libraries"]
+    kind = type(hashlib.sha256())
+    assert libs["sha256"] == f"{kind.__module__}.{kind.__name__}"
+    assert libs["zlib"] == zlib.ZLIB_RUNTIME_VERSION
 
 
 def test_probe_reports_a_broken_subprocess_as_false():
