@@ -266,3 +266,16 @@ def test_calibrated_cells_complete_with_their_fixed_size_serial_twin(tmp_path):
     calibrated = {r.size for r in records if r.sizing == "calibrated"}
     assert len(calibrated) == 1 and calibrated.pop() > 200  # one size for every scaling cell
     assert completed_cells(results, groups) == set(groups[0].cells)
+
+
+def test_an_interleaved_invocation_that_dies_fails_every_unfinished_cell(tmp_path):
+    group, runner, results, _ = _setup(tmp_path, "die")
+    runner.run(replace(group, interleave=True), set())
+    cells = _by_cell(results)
+    # the fake runner measures serial 1, 2, 4, then threads 1 and dies at threads 2: the cells
+    # it had finished stand; every other one of that process failed with it, each once
+    assert all(r.ok for key in (("serial", 1), ("serial", 2), ("serial", 4), ("threads", 1))
+               for r in cells[key])
+    for key in (("threads", 2), ("threads", 4)):
+        (failed,) = cells[key]
+        assert not failed.ok and "exited with code 7" in failed.error
