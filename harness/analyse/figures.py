@@ -41,11 +41,6 @@ class Speedup:
     problems: tuple[str, ...] = ()  # of the serial and the parallel cell (integrity)
     judgeable: bool = True  # False: a wrong checksum or a lost repetition behind it
 
-    @property
-    def efficiency(self) -> float:
-        """Share of the attainable speedup realised: speedup / ceiling."""
-        return self.comparison.ratio / self.ceiling
-
 
 @dataclass(frozen=True)
 class ConvoyFigures:

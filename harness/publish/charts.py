@@ -17,6 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from harness.analyse.run import Analysis
+from harness.publish.report.judge import SCALE_GAIN_FRACTION
 from harness.store.layout import atomic_path
 from harness.vocabulary import NOT_SPEED_KINDS, PARALLEL_MODES, WAIT_KINDS
 
@@ -102,9 +103,12 @@ def _speedup_chart(a: Analysis, workload: str, path: Path) -> bool:
     xs = np.array(sorted({1, *all_ns}), dtype=float)
     for ax, mode in zip(axes, modes, strict=True):
         ax.plot(xs, xs, linestyle="--", color="#999999", label="ideal (N×)")
+        ceiling = np.minimum(xs, a.cpus) if kind not in WAIT_KINDS and a.cpus else xs
         if kind not in WAIT_KINDS and a.cpus:
-            ceiling = np.minimum(xs, a.cpus)
             ax.plot(xs, ceiling, linestyle=":", color="black", label=f"ceiling ({a.cpus} cores)")
+        threshold = 1 + SCALE_GAIN_FRACTION * (ceiling - 1)
+        ax.plot(xs, threshold, linestyle="-.", color="#2a7f2a", linewidth=1,
+                label="'scales' threshold (interval above it)")
         ax.axhline(1.0, color="#cccccc", linewidth=0.8)
         ids = [rid for rid in a.runtime_ids if (rid, workload, mode) in _rwm(a)]
         for i, rid in enumerate(ids):
@@ -146,7 +150,7 @@ def _speedup_chart(a: Analysis, workload: str, path: Path) -> bool:
     fig.text(
         0.99,
         0.99,
-        "hollow marker = not significant",
+        "bars: 95% CI over invocations; hollow marker = interval includes 1",
         ha="right",
         va="top",
         fontsize=7,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from harness.analyse.run import Analysis
 from harness.publish import markdown as f
 from harness.publish.report import judge as v
@@ -51,10 +53,11 @@ def scaling(a: Analysis, images: dict[str, str]) -> str:
                     "median",
                     "IQR",
                     "CPU/wall",
-                    "speedup (95% CI)",
+                    "speedup (interval)",
                     "ceiling",
-                    "efficiency",
-                    "significance",
+                    "gain (of possible)",
+                    "pool hand-off",
+                    "significance (reps)",
                 ],
             )
         )
@@ -71,13 +74,15 @@ def _scaling_row(a: Analysis, row: dict[str, Any]) -> list[str]:
         f.fixed(row["cpu_wall"]),
     ]
     if row["status"] in ("unsupported", "failed"):
-        return base + [f.DASH] * 3 + [status] + [f.DASH] * 3
+        return base + [f.DASH] * 3 + [status] + [f.DASH] * 4
     if mode == "serial":
-        return base + timing + [status or "reference"] + [f.DASH] * 3
+        return base + timing + [status or "reference"] + [f.DASH] * 4
     s = a.speedups.get((rid, workload, mode, n))
     if s is None:
         ref = cell_status(a.cell(rid, workload, "serial", n)) or "not measured"
-        return base + timing + [status or f"no serial reference ({ref})"] + [f.DASH] * 3
+        return base + timing + [status or f"no serial reference ({ref})"] + [f.DASH] * 4
+    handoff = a.samples(rid, workload, mode, n, "pool_roundtrip_s")
+    gain = (s.comparison.ratio - 1) / (s.ceiling - 1) if s.ceiling > 1 else None
     verdict = v.judge_speedup(s, a.cpus)
     return (
         base
@@ -85,7 +90,8 @@ def _scaling_row(a: Analysis, row: dict[str, Any]) -> list[str]:
         + [
             f"{verdict.symbol} {ratio_ci(s.comparison)}",
             f"{s.ceiling}{beyond_cores(a, s)}",
-            f"{s.efficiency:.0%}",
+            f.DASH if gain is None else f"{gain:.0%}",
+            f.seconds(float(np.median(handoff))) if len(handoff) else f.DASH,
             significance(s.comparison),
         ]
     )
