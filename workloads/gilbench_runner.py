@@ -738,8 +738,8 @@ def make_executor(mode, module, size, opts):
 def calibrate(module, size, opts):
     """(size for the scaling cells, measured unit seconds or None). Times one serial unit at the
     suite size after the warm-up; scales the size by ceil(min_unit_s / t), at most MAX_SCALE."""
-    if opts.min_unit_s <= 0 or hasattr(module, "measure"):
-        return size, None
+    if opts.min_unit_s <= 0 or hasattr(module, "measure") or not getattr(module, "CALIBRATE", True):
+        return size, None  # a workload whose work is not proportional to its size opts out
     try:
         warmed = 0
         deadline = common.perf_counter() + opts.warmup_seconds

@@ -11,6 +11,7 @@ CLAIM = ("PyPy's JIT makes pure-Python code much faster than CPython, by a margi
 # measured per unit: see the report of the change (host CPython 3.11).
 DEFAULT_SIZE = 8
 MODES = ("serial", "threads", "processes")
+CALIBRATE = False  # never scaled up for calibrated scaling cells: its work grows factorially with size
 
 
 def _flips(perm):

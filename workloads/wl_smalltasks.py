@@ -17,6 +17,7 @@ LOOP = 200
 # measured per measurement: see the report of the change (host CPython 3.11).
 DEFAULT_SIZE = 2000
 MODES = ("serial", "threads", "processes")
+CALIBRATE = False  # never scaled up for calibrated scaling cells: it measures many small tasks: bigger ones would defeat it
 
 UNSUPPORTED = {}
 try:

@@ -14,6 +14,7 @@ ITERATIONS = 10
 # measured per unit: see the report of the change (host CPython 3.11).
 DEFAULT_SIZE = 100
 MODES = ("serial", "threads", "processes")
+CALIBRATE = False  # never scaled up for calibrated scaling cells: its work grows with the square of size
 
 
 def _a(i, j):

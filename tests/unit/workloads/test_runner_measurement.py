@@ -429,3 +429,15 @@ def test_everything_new_runs_on_python27():
         env=env(),
     )
     assert json.loads(probed.stdout)["topology"]["logical_cpus"] == sorted(os.sched_getaffinity(0))
+
+
+def test_a_workload_whose_work_is_not_proportional_to_its_size_is_never_calibrated():
+    class Factorial:
+        CALIBRATE = False
+
+        @staticmethod
+        def unit(size, index):
+            raise AssertionError("calibration must not even time it")
+
+    opts = runner.parse_args(["--workload", "cpu", "--scaling-min-unit-s", "5"])
+    assert runner.calibrate(Factorial, 8, opts) == (8, None)
