@@ -20,8 +20,9 @@ SETTINGS = {
     "PIP_EXTRA_INDEX_URL": ("PIP_EXTRA_INDEX_URL", "extra-index-url"),
     "PIP_TRUSTED_HOST": ("PIP_TRUSTED_HOST", "trusted-host"),
 }
-# the distribution's own CA bundle: every image has it, so it is not passed
-SYSTEM_BUNDLES = frozenset({"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/cert.pem"})
+# A build arg reaches the build's shell as one environment string, which Linux caps at 128 KiB:
+# only the certificates the public bundle lacks travel (a company proxy's CA, typically).
+_PEM = re.compile(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", re.S)
 _CONFIG_LINE = re.compile(r"^[\w:.-]+\.(?P<key>[\w-]+)='(?P<value>.*)'$")
 
 
@@ -58,6 +59,23 @@ def build_args(
         if value:
             args[arg] = value
     cert = env.get("PIP_CERT") or conf.get("cert")
-    if cert and cert not in SYSTEM_BUNDLES and Path(cert).is_file():
-        args["PIP_CERT_PEM"] = Path(cert).read_text(encoding="utf-8")
+    if cert and Path(cert).is_file():
+        extra = extra_certificates(Path(cert).read_text(encoding="utf-8"), public_bundle())
+        if extra:
+            args["PIP_CERT_PEM"] = extra
     return args
+
+
+def public_bundle() -> str:
+    """The public CA bundle pip trusts by itself (certifi's, as vendored by pip)."""
+    from pip._vendor import certifi
+
+    return Path(certifi.where()).read_text(encoding="utf-8")
+
+
+def extra_certificates(bundle: str, public: str) -> str:
+    """The certificates of ``bundle`` that ``public`` lacks (the image appends them to its own
+    system bundle: a TLS-intercepting proxy's CA reaches the build, the public CAs stay)."""
+    known = {"".join(block.split()) for block in _PEM.findall(public)}
+    extra = [block for block in _PEM.findall(bundle) if "".join(block.split()) not in known]
+    return "\n".join(extra)
