@@ -77,11 +77,7 @@ def harness_revision(root: Path) -> str:
 
 def cpuset_size(cpuset: str) -> int:
     """How many CPUs a cpuset string like `0-3,6` names."""
-    total = 0
-    for part in cpuset.split(","):
-        low, _, high = part.partition("-")
-        total += (int(high) - int(low) + 1) if high else 1
-    return total
+    return len(cpu_list(cpuset))
 
 
 def cpu_list(cpuset: str) -> list[int]:
