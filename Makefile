@@ -59,7 +59,7 @@ report: setup ## regenerate a run's report: make report RUN=reports/runs/<run-id
 	@test -n "$(RUN)" || { echo "usage: make report RUN=reports/runs/<run-id>"; exit 2; }
 	$(HARNESS) report $(RUN)
 
-history: setup ## rebuild reports/history.md from the run folders
+history: setup ## rebuild reports/history.md, history.json and the charts from the run folders
 	$(HARNESS) history
 
 test: setup ## unit tests, then integration tests (real Docker engine) where Docker is reachable

@@ -7,6 +7,7 @@ import json
 import os
 import shlex
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from harness.errors import (
@@ -98,7 +99,16 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"exit {EXIT_REGRESSION} when a plain regression is flagged",
     )
-    history.add_argument("--no-charts", action="store_true", help="write history.md only")
+    history.add_argument(
+        "--no-charts", action="store_true", help="write history.md and history.json only"
+    )
+    history.add_argument(
+        "--now",
+        type=_utc_time,
+        default=None,
+        metavar="ISO_TIME",
+        help="judge overdue nights as of this UTC time (default: now; for reproducible pages)",
+    )
 
     export = commands.add_parser(
         "export", help="write a run's results for other tools (pyperf, github-action-benchmark)"
@@ -118,6 +128,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     clean.add_argument("--images", action="store_true", help="also remove gilbench images")
     return parser
+
+
+def _utc_time(text: str) -> datetime:
+    from harness.analyse.nights import parse_time
+
+    moment = parse_time(text)
+    if moment is None:
+        raise argparse.ArgumentTypeError(f"expected an ISO time (2026-11-25T06:00:00Z): {text!r}")
+    return moment
 
 
 def _ids(text: str) -> tuple[str, ...]:
@@ -153,7 +172,7 @@ def _main(args: argparse.Namespace, display: Display) -> int:
             try:
                 _compare_and_report(root, options, reports, args.baseline, display)
             finally:
-                history_status = _history(reports, args.fail_on_regression, args.suite, True)
+                history_status = _history(reports, args.fail_on_regression, args.suite, True, None)
             return history_status
         _compare_and_report(root, options, reports, args.baseline, display)
         return 0
@@ -162,7 +181,7 @@ def _main(args: argparse.Namespace, display: Display) -> int:
         return 0
     if args.command == "history":
         suite = None if args.suite == "all" else args.suite
-        return _history(reports, args.fail_on_regression, suite, not args.no_charts)
+        return _history(reports, args.fail_on_regression, suite, not args.no_charts, args.now)
     if args.command == "export":
         return _export(args.run_dir, args.pyperf, args.benchmark_action)
     if args.command == "clean":
@@ -217,16 +236,20 @@ def _report(run_dir: Path, reports: Path, baseline: str | None) -> Path:
 
 
 def _history(
-    reports: Path, fail_on_regression: bool, suite: str | None, charts: bool
+    reports: Path,
+    fail_on_regression: bool,
+    suite: str | None,
+    charts: bool,
+    now: datetime | None,
 ) -> int:
     from harness.nightly import exit_code, summary_line, write_history
 
-    result = write_history(reports, suite=suite, charts=charts)
+    result = write_history(reports, suite=suite, charts=charts, now=now)
     print(summary_line(result), file=sys.stderr)
     result_line(str(result.path))
-    if result.regressions:
+    if result.failing:
         print(
-            f"{len(result.regressions)} regression(s) flagged, see {result.path}", file=sys.stderr
+            f"{len(result.failing)} regression(s) flagged, see {result.path}", file=sys.stderr
         )
     return exit_code(result, fail_on_regression)
 

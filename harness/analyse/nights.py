@@ -7,16 +7,19 @@ Nothing here writes into them and nothing else is needed: there is no index or c
 in sync (reading a night of a few thousand records takes milliseconds). A folder that cannot
 be read becomes an ``Unreadable`` entry with a one-line reason, never an exception.
 
-Each night is reduced to *series samples*: for every (runtime, workload, size) the steady-state
-``wall_s`` samples of serial mode, and the speedup samples of each parallel mode.
+Each night is reduced to *series*: for every (runtime, workload, size) the serial time and the
+speedup of each parallel mode, as one value per night (what the flags judge) and the
+repetitions behind it (for the charts' spread); plus its health (failed cells, timeouts, wall
+time against the machine's usual, harness revision and image changes).
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.analyse.replication import ByInvocation, level, paired_ratio
@@ -27,8 +30,9 @@ from harness.vocabulary import PARALLEL_MODES, SERIAL, pick_workers
 
 COMPLETE = "complete"
 UNREADABLE = "unreadable"
-
-
+TIMEOUT = "timeout"  # how the backends' error of a cell that ran out of time begins
+WALL_OUTLIER = 1.5
+"""A night taking 1.5x its machine's usual wall time (or 1/1.5 of it) is an outlier."""
 
 CALIBRATED = 0  # the size of a series measured at a calibrated size (see SeriesKey)
 
@@ -105,6 +109,7 @@ class Night:
     started_at: str
     wall_total_s: float | None
     host: HostConfig
+    harness_revision: str | None = None
     builds: Mapping[str, Build] = field(default_factory=dict)
     samples: Mapping[SeriesKey, tuple[float, ...]] = field(default_factory=dict)
     values: Mapping[SeriesKey, float] = field(default_factory=dict)
@@ -114,6 +119,77 @@ class Night:
     @property
     def complete(self) -> bool:
         return self.status == COMPLETE
+
+    @property
+    def unavailable_runtimes(self) -> frozenset[str]:
+        """Runtimes that could not be built or run that night (their cells are not failures)."""
+        return frozenset(r for r, b in self.builds.items() if not b.available)
+
+
+@dataclass(frozen=True)
+class NightHealth:
+    """What a night itself says about whether its numbers can be trusted.
+
+    ``failed``/``timeouts``: cells that failed / ran out of time (cells of unavailable
+    runtimes are counted apart in ``unavailable``); ``usual_wall_s``: the median wall time of
+    the machine's earlier complete nights; ``revision``: (previous, this) harness revision when
+    it changed; ``images``: runtimes whose image changed since the previous complete night.
+    """
+
+    run_id: str
+    failed: int
+    timeouts: int
+    unavailable: int
+    wall_s: float | None
+    usual_wall_s: float | None
+    revision: tuple[str | None, str | None] | None
+    images: tuple[str, ...]
+
+    @property
+    def wall_outlier(self) -> bool:
+        if not self.wall_s or not self.usual_wall_s:
+            return False
+        ratio = self.wall_s / self.usual_wall_s
+        return ratio >= WALL_OUTLIER or ratio <= 1 / WALL_OUTLIER
+
+
+def night_health(night: Night, earlier: Sequence[Night], window: int) -> NightHealth:
+    """``night``'s health against up to ``window`` of ``earlier`` complete nights (oldest
+    first) of its machine."""
+    previous = [n for n in earlier if n.complete][-window:]
+    walls = [n.wall_total_s for n in previous if n.wall_total_s]
+    lost = night.unavailable_runtimes
+    failed = [error for cell, error in night.failures.items() if cell[0] not in lost]
+    last = previous[-1] if previous else None
+    revision = None
+    images: tuple[str, ...] = ()
+    if last is not None:
+        if last.harness_revision != night.harness_revision:
+            revision = (last.harness_revision, night.harness_revision)
+        images = tuple(
+            runtime
+            for runtime in sorted(set(last.builds) & set(night.builds))
+            if last.builds[runtime].image_id != night.builds[runtime].image_id
+        )
+    return NightHealth(
+        run_id=night.run_id,
+        failed=len(failed),
+        timeouts=sum(1 for error in failed if error.startswith(TIMEOUT)),
+        unavailable=len(night.failures) - len(failed),
+        wall_s=night.wall_total_s,
+        usual_wall_s=statistics.median(walls) if walls else None,
+        revision=revision,
+        images=images,
+    )
+
+
+def parse_time(text: str) -> datetime | None:
+    """An ISO time of meta.json (``2026-11-24T23:00:00Z``) as an aware UTC datetime."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -185,6 +261,7 @@ def load_night(folder: Path, meta: RunMeta) -> Night:
             kernel=meta.host.kernel,
             engine=meta.docker.engine_version if meta.docker else None,
         ),
+        harness_revision=meta.harness_revision,
         builds=_builds(meta, records),
         samples=series.samples,
         values=series.values,
@@ -194,9 +271,10 @@ def load_night(folder: Path, meta: RunMeta) -> Night:
 
 
 def machine_key(meta: RunMeta) -> str:
-    """``hostname (cpu model)``, plus the backend when it is not Docker."""
+    """The name the user set (``GILBENCH_MACHINE``, meta ``machine``), else ``hostname (cpu
+    model)``; plus the backend when it is not Docker."""
     host = meta.host
-    key = f"{host.hostname or 'unknown host'} ({host.cpu_model or 'unknown CPU'})"
+    key = meta.machine or f"{host.hostname or 'unknown host'} ({host.cpu_model or 'unknown CPU'})"
     return key if meta.backend in (None, "docker") else f"{key} [{meta.backend}]"
 
 
@@ -206,7 +284,9 @@ class NightSeries:
 
     ``samples``: serial times, or one speedup per parallel repetition (median serial time
     over that repetition's time); ``values``: the night's value of each series, from the
-    same estimators as the run report (median time; speedup = ratio of medians).
+    run report's estimators over the invocations (``replication.level``: geometric mean of
+    the invocation medians; ``replication.paired_ratio``: geometric mean of the per-invocation
+    ratios of medians).
     """
 
     samples: dict[SeriesKey, tuple[float, ...]]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import shlex
 import signal
 import sys
@@ -243,6 +244,9 @@ def _initial_meta(
         status=RUNNING,
         suite=state.suite.as_dict(),
         backend=backend.name,
+        machine=(previous.machine if previous else None)
+        or os.environ.get("GILBENCH_MACHINE", "").strip()
+        or None,
         containerised=backend.containerised,
         command=(previous.command if previous else None) or options.command,
         baseline=options.baseline,

@@ -1,7 +1,7 @@
 """Exports other tools read: pyperf JSON, github-action-benchmark JSON, ``history.json``.
 
-Inputs are plain data (the records of ``results.jsonl`` as dicts, ``meta.json`` as a dict, and
-history series/flags as lists of dicts), so this module imports nothing else from the harness.
+Inputs are plain data (the records of ``results.jsonl`` as dicts, ``meta.json`` as a dict,
+history machines/series/flags as lists of dicts), so it imports nothing else from the harness.
 Every writer is deterministic (same input, byte-identical file) and atomic (temp + rename).
 
 - ``pyperf_suite`` / ``write_pyperf``: a pyperf suite (JSON format ``1.0``), one benchmark per
@@ -10,8 +10,9 @@ Every writer is deterministic (same input, byte-identical file) and atomic (temp
   and the ok warm-up ones as ``warmups``. ``python -m pyperf stats|compare_to`` read it.
 - ``benchmark_action_entries`` / ``write_benchmark_action``: github-action-benchmark's
   ``customSmallerIsBetter`` list, one entry per cell: median steady wall seconds.
-- ``write_history_json``: the history's series and flags, schema ``HISTORY_JSON_VERSION``
-  (documented on ``SeriesPoint``, ``Series`` and ``HistoryFlag``).
+- ``write_history_json``: the history's machines, series and flags, schema
+  ``HISTORY_JSON_VERSION`` (documented on ``MachineState``, ``SeriesPoint``, ``Series`` and
+  ``HistoryFlag``); ``harness.nightly.write_history`` writes it next to ``history.md``.
 
 Cells without one ok steady-state value (failed, timed out, unsupported) have no number to
 export: they are left out and named in the result's ``skipped``.
@@ -28,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 PYPERF_JSON_VERSION = "1.0"
-# history.json versions: 1 = series (points per night) + flags, keyed like the history's series.
+# history.json versions: 1 = machines (judged night, alerts), series (one value per night) and
+# flags (with their state), keyed like the history's series; the first version written.
 HISTORY_JSON_VERSION = 1
 HISTORY_JSON_FORMAT = "gilbench-history"
 
@@ -237,11 +239,13 @@ def write_benchmark_action(
 
 @dataclass(frozen=True)
 class SeriesPoint:
-    """One night of a series: ``run_id`` (the night), ``median``, ``q1``/``q3`` (null with
-    fewer than two samples), ``n`` samples."""
+    """One night of a series: ``run_id`` and ``started_at`` (the night), ``value`` (the
+    night's value, the one the flags judge), ``n`` repetitions behind it and their ``q1``/``q3``
+    (null with fewer than two)."""
 
     run_id: str
-    median: float
+    started_at: str
+    value: float
     n: int
     q1: float | None = None
     q3: float | None = None
@@ -253,7 +257,7 @@ class Series:
 
     ``metric``: ``serial`` (wall seconds, ``unit`` ``s``, lower is better) or a parallel mode
     (``threads``, ``processes``, ``asyncio``: speedup T_serial/T_parallel, ``unit`` ``x``,
-    higher is better). ``points`` oldest night first.
+    higher is better). ``points`` oldest night first (complete nights only).
     """
 
     machine: str
@@ -275,10 +279,14 @@ class Series:
 
 @dataclass(frozen=True)
 class HistoryFlag:
-    """A verdict on a machine's judged night for one series (fields as in ``Series``).
+    """A flag on a machine's judged night ``run_id`` for one series (fields as in ``Series``).
 
-    ``verdict`` e.g. ``regression`` / ``improvement``; ``newest`` and ``baseline`` medians;
-    ``change`` relative (+0.12 = 12 % higher); ``after_change`` the runtime/host change behind
+    ``verdict`` ``regression`` / ``improvement``; ``state`` ``new`` (raised on the judged
+    night), ``standing`` (raised on an earlier night, still out) or ``recovered`` (back on the
+    judged night); ``since`` the step's first night; ``rule`` ``one night`` / ``two nights``
+    (which test raised it); ``newest`` the judged night's value, ``baseline`` the level before
+    the step, ``change`` relative (+0.12 = 12 % higher), ``needed`` the change the raising test
+    needed (null when not raised on this night); ``after_change`` the runtime/host change behind
     it, or null.
     """
 
@@ -290,12 +298,31 @@ class HistoryFlag:
     metric: str
     workers: int
     verdict: str
+    state: str
     newest: float
+    since: str | None = None
+    rule: str | None = None
     baseline: float | None = None
     change: float | None = None
-    p_value: float | None = None
-    p_adjusted: float | None = None
+    needed: float | None = None
     after_change: str | None = None
+
+
+@dataclass(frozen=True)
+class MachineState:
+    """One machine: its ``newest`` night (run id) and ``newest_status``, the ``judged`` night
+    (newest complete), ``current`` (the judged night is the newest and not overdue: only then
+    do its flags fail ``--fail-on-regression``), ``alerts`` (missing / incomplete / failed, as
+    text) and how many series were judged or lacked history."""
+
+    machine: str
+    current: bool
+    judged_series: int
+    unjudged_series: int
+    newest: str | None = None
+    newest_status: str | None = None
+    judged: str | None = None
+    alerts: tuple[str, ...] = ()
 
 
 def series_from_dict(data: Mapping[str, Any]) -> Series:
@@ -306,7 +333,7 @@ def series_from_dict(data: Mapping[str, Any]) -> Series:
                 _build(SeriesPoint, point, f"series point {i}")
                 for i, point in enumerate(data.get("points", ()))
             ),
-            key=lambda point: point.run_id,
+            key=lambda point: (point.started_at, point.run_id),
         )
     )
     return _build(Series, {**data, "points": points}, "series")
@@ -317,9 +344,18 @@ def flag_from_dict(data: Mapping[str, Any]) -> HistoryFlag:
     return _build(HistoryFlag, data, "flag")
 
 
+def machine_from_dict(data: Mapping[str, Any]) -> MachineState:
+    """A ``MachineState`` from a plain dict; a missing or wrongly typed field raises ValueError."""
+    alerts = data.get("alerts", ())
+    if not isinstance(alerts, list | tuple) or not all(isinstance(a, str) for a in alerts):
+        raise ValueError(f"machine: field 'alerts' must be a list of str, got {alerts!r}")
+    return _build(MachineState, {**data, "alerts": tuple(alerts)}, "machine")
+
+
 _TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,),
     "int": (int,),
+    "bool": (bool,),
     "float": (int, float),
     "str | None": (str, type(None)),
     "int | None": (int, type(None)),
@@ -338,22 +374,28 @@ def _build(cls: type, data: Mapping[str, Any], what: str) -> Any:
                 raise ValueError(f"{what}: missing field {name!r}")
             continue
         allowed = _TYPES.get(str(spec.type))
+        if allowed is None:  # containers are checked by the caller
+            continue
         value = data[name]
-        wrong = isinstance(value, bool) or not isinstance(value, allowed or object)
+        wrong = not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed)
         if wrong or (isinstance(value, float) and not math.isfinite(value)):
             raise ValueError(f"{what}: field {name!r} must be {spec.type}, got {value!r}")
     return cls(**data)
 
 
 def history_document(
-    series: Iterable[Mapping[str, Any]], flags: Iterable[Mapping[str, Any]]
+    series: Iterable[Mapping[str, Any]],
+    flags: Iterable[Mapping[str, Any]],
+    machines: Iterable[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The ``history.json`` document, series and flags in a fixed order."""
+    """The ``history.json`` document: machines, series and flags in a fixed order."""
     parsed = sorted((series_from_dict(s) for s in series), key=_series_order)
     parsed_flags = sorted((flag_from_dict(f) for f in flags), key=_series_order)
+    parsed_machines = sorted((machine_from_dict(m) for m in machines), key=lambda m: m.machine)
     return {
         "format": HISTORY_JSON_FORMAT,
         "version": HISTORY_JSON_VERSION,
+        "machines": [asdict(m) for m in parsed_machines],
         "series": [{**asdict(s), "unit": s.unit, "better": s.better} for s in parsed],
         "flags": [asdict(f) for f in parsed_flags],
     }
@@ -364,10 +406,13 @@ def _series_order(item: Series | HistoryFlag) -> tuple[str, str, str, int, str, 
 
 
 def write_history_json(
-    path: Path, series: Iterable[Mapping[str, Any]], flags: Iterable[Mapping[str, Any]]
+    path: Path,
+    series: Iterable[Mapping[str, Any]],
+    flags: Iterable[Mapping[str, Any]],
+    machines: Iterable[Mapping[str, Any]] = (),
 ) -> Path:
     """Validate and write ``history.json`` (e.g. ``reports/history.json``)."""
-    _write_json(path, history_document(series, flags))
+    _write_json(path, history_document(series, flags, machines))
     return path
 
 

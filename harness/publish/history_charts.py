@@ -1,4 +1,5 @@
-"""History charts: one PNG per machine x workload, serial time and speedup over the nights.
+"""History charts: one PNG per machine x workload, serial time and speedup over the nights
+(each night's value, the one the flags judge, with the interquartile range of its repetitions).
 
 Byte-identical for identical input: Agg backend, fixed ordering and colours, no timestamps
 or software tag in the file.
@@ -56,13 +57,13 @@ def write_chart(
         ax = ax_speed if key.is_speedup else ax_time
         xs, mid, low, high = [], [], [], []
         for x, night in enumerate(nights):
-            samples = night.samples.get(key)
-            if night.complete and samples:
-                q1, q2, q3 = np.percentile(samples, [25, 50, 75])
+            value = night.values.get(key)
+            if night.complete and value is not None:
+                q1, q3 = np.percentile(night.samples.get(key) or (value,), [25, 75])
                 xs.append(x)
-                mid.append(q2)
-                low.append(q2 - q1)
-                high.append(q3 - q2)
+                mid.append(value)
+                low.append(max(value - q1, 0.0))
+                high.append(max(q3 - value, 0.0))
         colour = colours[key.runtime]
         cell = (key.runtime, key.workload, key.metric, key.workers)
         failed = [x for x, night in enumerate(nights) if night.complete and cell in night.failures]
@@ -118,7 +119,7 @@ def write_chart(
             )
     labels = labels_for(nights)
     for ax, ylabel in (
-        (ax_time, "serial wall s (median, IQR)"),
+        (ax_time, "serial wall s (night value, IQR)"),
         (ax_speed, "speedup T_serial / T_parallel"),
     ):
         ax.set_xticks(range(len(nights)))
@@ -138,7 +139,8 @@ def write_chart(
     fig.text(
         0.5,
         0.005,
-        "ring: flagged newest night (red regression, green improvement); "
+        "ring: flag listed on the judged night, new or standing (red regression, green "
+        "improvement); "
         "diamond: runtime changed; dashed line: host changed; grey band: incomplete night; "
         "x on the axis: cell failed",
         ha="center",

@@ -64,6 +64,7 @@ class RunMeta:
     status: str = RUNNING
     suite: dict[str, Any] = field(default_factory=dict)
     backend: str | None = None
+    machine: str | None = None  # GILBENCH_MACHINE: the name the nightly history files it under
     containerised: bool | None = None
     command: str | None = None
     baseline: str | None = None
@@ -103,8 +104,9 @@ class RunMeta:
         docker = self.docker
         out["docker"] = _drop_none(asdict(docker), keep=frozenset()) if docker else None
         out["runtimes"] = {rid: asdict(rt) for rid, rt in self.runtimes.items()}
-        if self.workload_wall_s is None:
-            del out["workload_wall_s"]
+        for late in ("workload_wall_s", "machine"):  # keys added later: written only when set
+            if out[late] is None:
+                del out[late]
         out.update(self.unknown)
         return out
 

@@ -2,18 +2,20 @@
 
     .venv/bin/python tests/data/history/generate.py      # rewrites tests/data/history/runs/
 
-``tests/unit/analyse/test_history.py`` checks that the checked-in folders are exactly this output and
-uses ``write_night`` to build further scenarios in temporary folders.
+``tests/unit/analyse/test_history.py`` checks that the checked-in folders are exactly this
+output and uses ``write_night`` to build further scenarios in temporary folders (a lasting
+step, a failed or missing newest night, a runtime or host change, a machine name).
 
 What is planted (machine ``bench-a``, newest night 2026-11-24):
 
-* regression: cpython-3.13 ``cpu`` +30 % in every mode (serial time flagged; speedups unchanged);
+* regression: cpython-3.13 ``cpu`` +30 % in every mode (serial time flagged; speedups unchanged),
+  on a night that also timed out a cell and took 6 min instead of ~49 s;
 * noise-only wobble: pypy-3.11 ``io`` threads, 10 % per-sample noise every night and an unlucky
-  newest draw whose median is ~11 % off -- not significant;
-* night-level wobble: pypy-3.11 ``cpu`` +14 % on 11-20 (reverted), +11 % on the newest night --
-  within the range previous nights already showed;
+  newest draw whose value is ~14 % off -- within the nights' own noise;
+* night-level wobble: pypy-3.11 ``cpu`` +14 % on 11-20 (reverted), +10 % on the newest night --
+  within the noise and the range previous nights already showed;
 * last-night-only dip: cpython-3.13 ``io`` -12 % on 11-23 only -- the newest night is +14 %
-  against the last night but not against the pooled previous nights;
+  against the last night but not against the previous nights' level;
 * an interrupted night (11-21, partial, cpython ``cpu`` +35 %: visible if it leaked into a
   baseline), a newly failing cell (cpython-3.13 ``io`` threads timed out on the newest night);
 * ``bench-b``: a failed night and two complete nights, pypy upgraded on the last one;
@@ -51,6 +53,7 @@ class Machine:
     kernel: str
     engine: str
     speed: float  # multiplies every time
+    name: str | None = None  # GILBENCH_MACHINE (meta ``machine``), when the user set one
 
 
 BENCH_A = Machine("bench-a", "AMD EPYC 7B13", 2, "6.12.48+deb13-amd64", "20.10.24", 1.0)
@@ -89,6 +92,7 @@ class NightSpec:
     images: Mapping[str, str] = field(default_factory=dict)  # runtime -> image id
     cells: tuple[tuple[str, str, str, int], ...] = tuple(BASE)
     failing: Mapping[tuple[str, str, str, int], str] = field(default_factory=dict)
+    revision: str = "0123abc"  # harness_revision
 
     @property
     def run_id(self) -> str:
@@ -194,7 +198,9 @@ def _meta(spec: NightSpec, start: datetime, finished: datetime, workload_wall: f
             },
         }
     done = spec.status in ("complete", "failed")
+    named = {"machine": m.name} if m.name else {}
     return {
+        **named,
         "schema": 1,
         "run_id": spec.run_id,
         "status": spec.status,
@@ -217,7 +223,7 @@ def _meta(spec: NightSpec, start: datetime, finished: datetime, workload_wall: f
             "memory_gib": 15.6,
         },
         "docker": {"engine_version": m.engine, "api_version": "1.41"},
-        "harness_revision": "0123abc",
+        "harness_revision": spec.revision,
         "cpuset": f"0-{m.cpus - 1}",
         "cpus": m.cpus,
         "memory_limit": "2g",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -154,8 +155,20 @@ SERIES = [
         "metric": "threads",
         "workers": 2,
         "points": [
-            {"run_id": "20261124T220000Z-nightly", "median": 0.91, "n": 5, "q1": 0.9, "q3": 0.93},
-            {"run_id": "20261123T220000Z-nightly", "median": 0.88, "n": 1},
+            {
+                "run_id": "20261124T220000Z-nightly",
+                "started_at": "2026-11-24T22:00:00Z",
+                "value": 0.91,
+                "n": 5,
+                "q1": 0.9,
+                "q3": 0.93,
+            },
+            {
+                "run_id": "20261123T220000Z-nightly",
+                "started_at": "2026-11-23T22:00:00Z",
+                "value": 0.88,
+                "n": 1,
+            },
         ],
     },
     {
@@ -165,7 +178,14 @@ SERIES = [
         "size": 3000,
         "metric": "serial",
         "workers": 1,
-        "points": [{"run_id": "20261124T230000Z-nightly", "median": 1.3, "n": 5}],
+        "points": [
+            {
+                "run_id": "20261124T230000Z-nightly",
+                "started_at": "2026-11-24T23:00:00Z",
+                "value": 1.3,
+                "n": 5,
+            }
+        ],
     },
 ]
 FLAGS = [
@@ -178,17 +198,27 @@ FLAGS = [
         "metric": "serial",
         "workers": 1,
         "verdict": "regression",
+        "state": "new",
+        "since": "20261124T230000Z-nightly",
+        "rule": "one night",
         "newest": 1.3,
         "baseline": 1.0,
         "change": 0.3,
-        "p_adjusted": 0.01,
+        "needed": 0.2,
     }
+]
+MACHINES = [
+    {"machine": "bench-b", "current": False, "judged_series": 0, "unjudged_series": 10,
+     "alerts": ["failed: the newest night x is failed"]},
+    {"machine": "bench-a", "current": True, "judged_series": 9, "unjudged_series": 0},
 ]
 
 
 def test_history_json_is_sorted_typed_and_deterministic(tmp_path: Path) -> None:
-    a = write_history_json(tmp_path / "a.json", SERIES, FLAGS)
-    b = write_history_json(tmp_path / "b.json", list(reversed(SERIES)), FLAGS)
+    a = write_history_json(tmp_path / "a.json", SERIES, FLAGS, MACHINES)
+    b = write_history_json(
+        tmp_path / "b.json", list(reversed(SERIES)), FLAGS, list(reversed(MACHINES))
+    )
     assert a.read_bytes() == b.read_bytes()
     doc = json.loads(a.read_text(encoding="utf-8"))
     assert (doc["format"], doc["version"]) == ("gilbench-history", HISTORY_JSON_VERSION)
@@ -199,7 +229,11 @@ def test_history_json_is_sorted_typed_and_deterministic(tmp_path: Path) -> None:
     assert [p["run_id"][:8] for p in speedup["points"]] == ["20261123", "20261124"]
     assert speedup["points"][0]["q1"] is None
     assert doc["flags"][0]["after_change"] is None
-    assert doc["flags"][0]["change"] == 0.3
+    assert (doc["flags"][0]["change"], doc["flags"][0]["state"]) == (0.3, "new")
+    assert [(m["machine"], m["current"], m["alerts"]) for m in doc["machines"]] == [
+        ("bench-a", True, []),
+        ("bench-b", False, ["failed: the newest night x is failed"]),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -208,10 +242,65 @@ def test_history_json_is_sorted_typed_and_deterministic(tmp_path: Path) -> None:
         ({k: v for k, v in SERIES[1].items() if k != "size"}, "missing field 'size'"),
         ({**SERIES[1], "workers": True}, "field 'workers' must be int"),
         ({**SERIES[1], "colour": "red"}, "unknown field(s) colour"),
-        ({**SERIES[1], "points": [{"run_id": "x", "median": "1.3", "n": 5}]}, "'median'"),
-        ({**SERIES[1], "points": [{"run_id": "x", "median": float("nan"), "n": 5}]}, "nan"),
+        (
+            {**SERIES[1], "points": [{**SERIES[1]["points"][0], "value": "1.3"}]},
+            "'value'",
+        ),
+        (
+            {**SERIES[1], "points": [{**SERIES[1]["points"][0], "value": float("nan")}]},
+            "nan",
+        ),
     ],
 )
 def test_history_json_rejects_bad_input_by_field(series: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         history_document([series], [])
+
+
+@pytest.mark.parametrize(
+    ("machine", "message"),
+    [
+        ({**MACHINES[1], "current": 1}, "field 'current' must be bool"),
+        ({**MACHINES[1], "alerts": "missing"}, "'alerts' must be a list of str"),
+        ({**MACHINES[1], "judged_series": False}, "field 'judged_series' must be int"),
+    ],
+)
+def test_history_json_rejects_bad_machines(machine: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        history_document([], [], [machine])
+
+
+def test_history_json_is_written_next_to_history_md_from_the_run_folders(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from harness.nightly import write_history
+
+    shutil.copytree(RUNS, tmp_path / "runs")
+    result = write_history(tmp_path, charts=False, now=datetime(2026, 11, 25, 6, tzinfo=UTC))
+    assert result.json_path == tmp_path / "history.json"
+    assert not list(tmp_path.glob("*.tmp"))
+    doc = json.loads(result.json_path.read_text(encoding="utf-8"))
+    a = "bench-a (AMD EPYC 7B13)"
+    assert [(m["machine"], m["judged"], m["current"]) for m in doc["machines"]] == [
+        (a, NEWER.name, True),
+        ("bench-b (Intel(R) Xeon(R) Gold 6230)", "20261124T220000Z-nightly", True),
+    ]
+    assert doc["machines"][1]["unjudged_series"] == 10
+    (flag,) = doc["flags"]
+    assert (flag["machine"], flag["runtime"], flag["workload"], flag["metric"]) == (
+        a, "cpython-3.13", "cpu", "serial"
+    )
+    assert (flag["verdict"], flag["state"], flag["since"]) == ("regression", "new", NEWER.name)
+    series = next(
+        s for s in doc["series"]
+        if (s["machine"], s["runtime"], s["workload"], s["metric"])
+        == (a, "cpython-3.13", "cpu", "serial")
+    )
+    # complete nights only (not the interrupted 11-21), oldest first, each night's value
+    assert [p["run_id"][:8] for p in series["points"]] == [
+        "20261118", "20261119", "20261120", "20261122", "20261123", "20261124"
+    ]
+    newest = _steady(_run(NEWER)[0], "cpython-3.13/cpu/serial/w1")
+    assert series["points"][-1]["value"] == pytest.approx(statistics.median(newest))
+    assert series["points"][-1]["n"] == len(newest) == 5
+    assert flag["newest"] == series["points"][-1]["value"]
