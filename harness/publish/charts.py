@@ -13,13 +13,21 @@ from pathlib import Path
 
 import matplotlib.style
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, LogLocator
 
 from harness.analyse.run import Analysis
 from harness.publish.report.judge import SCALE_GAIN_FRACTION
 from harness.store.layout import atomic_path
-from harness.vocabulary import NOT_SPEED_KINDS, PARALLEL_MODES, WAIT_KINDS
+from harness.vocabulary import (
+    NOT_SPEED_KINDS,
+    PARALLEL_MODES,
+    STARTUP_KINDS,
+    WAIT_KINDS,
+)
 
 DPI = 100
 COLORS = (
@@ -168,35 +176,86 @@ def _nan0(value: float, fallback: float) -> float:
     return fallback if math.isnan(value) else value
 
 
+# the two geometric means of the serial chart: the speed verdict's (compute kernels only) and
+# the broad one over every workload that times the interpreter
+KERNELS, GEOMEAN = "geomean:kernels", "geomean:all"
+
+
 def _serial_chart(a: Analysis, path: Path) -> bool:
+    """Serial speed vs the baseline; process start-up (a fork or a whole interpreter, up to
+    100x apart) in a panel of its own, so its scale does not squeeze the compute kernels."""
     if not a.serial_vs_baseline:
         return False
     colors = runtime_colors(a)
     ids = [rid for rid in a.runtime_ids if any(k[0] == rid for k in a.serial_vs_baseline)]
-    measured = {w for _, w in a.serial_vs_baseline}
-    groups = ["geomean"] + [w for w in a.workloads if w in measured]
-    fig = _figure(8.4, 1.3 + 0.3 * len(groups) * len(ids), left=1.5, bottom=0.65)
-    ax = fig.subplots()
+    measured = [w for w in a.workloads if any(k[1] == w for k in a.serial_vs_baseline)]
+    speed = [KERNELS, GEOMEAN] + [w for w in measured if a.kinds.get(w) not in STARTUP_KINDS]
+    startup = [w for w in measured if a.kinds.get(w) in STARTUP_KINDS]
+    panels = [(speed, f"Single-thread speed vs {a.baseline} (hatched = not significant)")]
+    if startup:
+        panels.append((startup, f"Process start-up vs {a.baseline} (own scale; in no geomean)"))
+    rows = sum(len(groups) for groups, _ in panels)
+    gap = 0.8  # inches between the panels (room for the lower panel's title)
+    height = 1.3 + 0.3 * rows * len(ids) + gap * (len(panels) - 1)
+    fig = _figure(8.4, height, left=1.5, bottom=0.65)
+    # matplotlib's hspace is a fraction of the mean panel height: turn the gap into one
+    mean_panel = (height - 0.65 - 0.45 - gap * (len(panels) - 1)) / len(panels)
+    fig.subplots_adjust(hspace=gap / mean_panel)
+    axes = fig.subplots(
+        len(panels), 1, squeeze=False, height_ratios=[len(groups) for groups, _ in panels]
+    )[:, 0]
+    for ax, (groups, title) in zip(axes, panels, strict=True):
+        _serial_panel(a, ax, groups, ids, colors)
+        ax.set_title(title)
+    axes[-1].set_xlabel(f"serial speed relative to {a.baseline} (log scale; > 1 = faster)")
+    handles = [Patch(color=colors[rid], label=rid) for rid in ids]  # plain: bars may be hatched
+    axes[0].legend(handles=handles, loc="lower right", fontsize=8)
+    _save(fig, path)
+    return True
+
+
+def _serial_value(a: Analysis, rid: str, group: str) -> tuple[float, float, float, bool] | None:
+    """(ratio, low, high, significant) of one bar, or None when the runtime has none."""
+    if group in (KERNELS, GEOMEAN):
+        e = (a.kernel_geomean if group == KERNELS else a.serial_geomean).get(rid)
+        if e is None:
+            return None
+        return e.value, e.ci_low, e.ci_high, e.ci_low > 1 or e.ci_high < 1
+    found = a.serial_vs_baseline.get((rid, group))
+    if found is None:
+        return None
+    c = found[1]
+    return c.ratio, c.ci_low, c.ci_high, c.significant
+
+
+def _serial_label(a: Analysis, group: str) -> str:
+    if group == KERNELS:
+        return "geomean of the\nkernels (verdict)"
+    if group == GEOMEAN:
+        return "geomean of every\nspeed workload"
+    kind = a.kinds.get(group)
+    return f"{group}\n(not in geomean)" if kind in NOT_SPEED_KINDS - STARTUP_KINDS else group
+
+
+def _serial_panel(
+    a: Analysis, ax: Axes, groups: list[str], ids: list[str], colors: dict[str, str]
+) -> None:
+    """Horizontal bars around 1 (the baseline), one per runtime and group, with their CI."""
     height = 0.8 / len(ids)
     for i, rid in enumerate(ids):
         ys, values, lows, highs, hatches = [], [], [], [], []
         for g, group in enumerate(groups):
-            if group == "geomean":
-                e = a.serial_geomean.get(rid)
-                if e is None:
-                    continue
-                value, low, high, sig = e.value, e.ci_low, e.ci_high, True
-            else:
-                found = a.serial_vs_baseline.get((rid, group))
-                if found is None:
-                    continue
-                c = found[1]
-                value, low, high, sig = c.ratio, c.ci_low, c.ci_high, c.significant
+            found = _serial_value(a, rid, group)
+            if found is None:
+                continue
+            value, low, high, sig = found
             ys.append(len(groups) - 1 - g + (len(ids) - 1 - i - (len(ids) - 1) / 2) * height)
             values.append(value)
             lows.append(_nan0(low, value))
             highs.append(_nan0(high, value))
             hatches.append("" if sig else "//")
+        if not values:
+            continue
         v = np.array(values)
         bars = ax.barh(
             ys,
@@ -216,20 +275,13 @@ def _serial_chart(a: Analysis, path: Path) -> bool:
             ax.text(max(high, value, 1.0) * 1.06, y, f"{value:.2f}×", va="center", fontsize=7)
     ax.axvline(1.0, color="black", linewidth=1)
     ax.set_xscale("log")
-    labels = [
-        "geomean\n(compute)" if g == "geomean"
-        else f"{g}\n(not in geomean)" if a.kinds.get(g) in NOT_SPEED_KINDS else g
-        for g in groups
-    ]  # fmt: skip
-    ax.set_yticks(range(len(groups)), list(reversed(labels)))
-    ax.set_xlabel(f"serial speed relative to {a.baseline} (log scale; > 1 = faster)")
-    ax.set_title(f"Single-thread speed vs {a.baseline} (hatched = not significant)")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}×"))
+    ax.set_yticks(range(len(groups)), [_serial_label(a, g) for g in reversed(groups)])
+    ax.set_ylim(-0.6, len(groups) - 0.4)
     lo, hi = ax.get_xlim()
     ax.set_xlim(lo, hi * 1.6)
     ax.grid(True, axis="x", which="both", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    _save(fig, path)
-    return True
 
 
 def _warmup_chart(a: Analysis, path: Path) -> bool:
@@ -239,7 +291,8 @@ def _warmup_chart(a: Analysis, path: Path) -> bool:
     colors = runtime_colors(a)
     cols = min(2, len(workloads))
     rows = math.ceil(len(workloads) / cols)
-    fig = _figure(4.6 * cols + 0.5, 3.0 * rows + 1.2, bottom=1.0, top=0.6)
+    height = 3.0 * rows + 1.5
+    fig = _figure(4.6 * cols + 0.5, height, bottom=1.0, top=0.9)
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax, workload in zip(axes, workloads, strict=False):
         for rid in a.runtime_ids:
@@ -264,8 +317,10 @@ def _warmup_chart(a: Analysis, path: Path) -> bool:
     fig.legend(
         handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=8, frameon=False
     )
-    fig.suptitle(
-        "Warm-up: each repetition relative to the steady state (hollow = warm-up rep)", fontsize=10
+    fig.suptitle(  # in the top margin, clear of the first row's titles
+        "Warm-up: each repetition relative to the steady state (hollow = warm-up rep)",
+        fontsize=10,
+        y=1 - 0.3 / height,
     )
     _save(fig, path)
     return True

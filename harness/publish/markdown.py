@@ -87,6 +87,13 @@ def percent_change(ratio: float | None) -> str:
     return f"{(ratio - 1) * 100:+.0f}%"
 
 
+def percent_ci(low: float | None, high: float | None) -> str:
+    """A ratio's interval as changes: ``95% CI -1% to +42%`` (``no CI`` without one)."""
+    if not _finite(low, high):
+        return "no CI"
+    return f"95% CI {percent_change(low)} to {percent_change(high)}"
+
+
 def pvalue(p: float | None) -> str:
     """``p=0.008``, ``p<0.001``."""
     if not _finite(p):

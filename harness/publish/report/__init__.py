@@ -17,6 +17,7 @@ from harness.publish.report.failures import failures
 from harness.publish.report.headline import headline, how_to_read
 from harness.publish.report.scaling import scaling
 from harness.publish.report.speed import free_threading, serial
+from harness.publish.report.summary import one_line_per_runtime
 from harness.store import layout
 from harness.store.layout import REPORT_FILE
 
@@ -51,6 +52,7 @@ def render(a: Analysis, images: dict[str, str]) -> str:
     """The whole report as markdown."""
     parts = [
         headline(a),
+        one_line_per_runtime(a),
         how_to_read(a),
         verdicts_section(a),
         at_a_glance(a),

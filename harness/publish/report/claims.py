@@ -6,6 +6,7 @@ from harness.analyse.run import Analysis
 from harness.publish.report import judge as v
 from harness.publish.report import verdicts
 from harness.publish.report.cells import ns_mark, ratio_ci, table
+from harness.publish.report.seed import CONTRADICTED, HOLDS, NOT_JUDGED
 from harness.vocabulary import LATENCY_KINDS, PARALLEL_MODES
 
 
@@ -13,22 +14,40 @@ def verdicts_section(a: Analysis) -> str:
     rows = []
     for row in verdicts.verdict_rows(a):
         claim = f"**{row.claim.question}**<br>{row.claim.measured_by}"
-        rows.append([claim] + [str(row.cells[rid]) for rid in a.runtime_ids])
+        if row.rule:
+            claim += f"<br>judged {row.rule}"
+        cells = []
+        for rid in a.runtime_ids:
+            mark = row.seed[rid]
+            cells.append(f"{row.cells[rid]}<br>{mark}" if mark else str(row.cells[rid]))
+        rows.append([claim, *cells])
     seed = "\n".join(
         f"- **{c.question}** — seed: {c.seed} Measured by {c.measured_by}." for c in verdicts.CLAIMS
+        if c.needs is None or c.needs in a.workloads
     )
+    usual = v.usual_invocations(a)
+    over = ""
+    if usual == 1:
+        over = "One invocation: every interval is the range of its repetitions. "
+    elif usual:
+        over = (
+            f"Intervals are over the run's {usual} invocations; a cell names its count only "
+            "where it has another. "
+        )
     thresholds = (
-        f"Thresholds, each judged on the whole interval: *scales* = a speedup realising ≥ "
+        f"{over}Thresholds, each judged on the whole interval: *scales* = a speedup realising ≥ "
         f"{v.SCALE_GAIN_FRACTION:.0%} of the possible gain (speedup ≥ 1 + "
         f"{v.SCALE_GAIN_FRACTION} × (ceiling − 1)); *partly* = a gain of at least "
-        f"{v.PRACTICAL_DIFF:.0%} but below that; differences under {v.PRACTICAL_DIFF:.0%} are "
-        f"not called faster or slower; *convoy* = mean I/O latency at least "
-        f"{v.CONVOY_INFLATION:g}× with busy "
+        f"{v.PRACTICAL_DIFF:.0%} but below that; *no* = below that threshold; differences under "
+        f"{v.PRACTICAL_DIFF:.0%} are not called faster or slower; *convoy* = mean I/O latency "
+        f"at least {v.CONVOY_INFLATION:g}× with busy "
         f"threads; *needs warm-up* = first run ≥ {v.WARMUP_NOTABLE:g}× the steady time; "
         f"*impossible* = a CPU-bound speedup whose whole interval is over {v.BEYOND_CEILING:g}× "
         "its ceiling (the host's speed changed during the run). "
         "Verdicts on parallel modes are judged at the largest N that fits the cores (any N for "
-        "I/O); the other Ns are in the scaling tables."
+        "I/O), named under each claim with its rule; the other Ns are in the scaling tables. "
+        f"Under each verdict, apart from it: whether the seed's sentence holds for that runtime "
+        f"({HOLDS} / {CONTRADICTED} / {NOT_JUDGED}, see *Symbols*)."
     )
     return "\n\n".join(
         [

@@ -10,6 +10,7 @@ from harness.analyse.run import Analysis
 from harness.publish import markdown as f
 from harness.publish.report import judge as v
 from harness.publish.report.cells import gil_label, or_default, plural, table
+from harness.publish.report.seed import SEED_LEGEND
 from harness.store.meta import COMPLETE, RunMeta
 
 
@@ -58,6 +59,9 @@ def headline(a: Analysis) -> str:
         lines += ["", f"> {v.WARN} The run is **{meta.status}**: some cells may be missing."]
     if a.cpus:
         lines += ["", f"**Ceiling:** {a.cpus_basis}."]
+    noise = _disturbance(a)
+    if noise:
+        lines += ["", noise]
     max_n = int(a.cells["workers"].max()) if len(a.cells) else 0
     if a.cpus and max_n > a.cpus:
         lines += [
@@ -138,6 +142,25 @@ def how_to_read(a: Analysis) -> str:
         f"**Detail tables** also give a Mann–Whitney p over the repetitions (Benjamini–Hochberg "
         f"adjusted over {plural(a.n_tests, 'comparison')}) and Cliff's δ (−1…+1): indications "
         "only, since repetitions are not independent.",
-        f"**Symbols**: {v.LEGEND}.",
+        f"**Symbols**: {v.LEGEND}. Under each verdict, apart from it: {SEED_LEGEND}.",
     ]
     return "## How to read this report\n\n" + "\n".join(f"- {item}" for item in items)
+
+
+def _disturbance(a: Analysis) -> str | None:
+    """How many steady measurements other processes disturbed, and what became of them; None
+    where no measurement recorded the other processes' CPU time."""
+    d = a.disturbance
+    if "others_cpu_s" not in a.df or not a.df["others_cpu_s"].notna().any() or not d.measurements:
+        return None
+    if not d.disturbed:
+        return (
+            f"**Neighbours:** no steady measurement of {d.measurements} was disturbed by other "
+            "processes on the cpuset's CPUs."
+        )
+    return (
+        f"**Neighbours:** {d.disturbed} of {d.measurements} steady measurements were disturbed "
+        f"by other processes on the cpuset's CPUs and are left out; {d.repeated} of them were "
+        f"measured again, {d.stayed_disturbed} {'was' if d.stayed_disturbed == 1 else 'were'} not "
+        "(their cells are listed under Problems)."
+    )

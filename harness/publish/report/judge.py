@@ -47,13 +47,27 @@ UNIT = {"threads": "threads", "processes": "processes", "asyncio": "tasks", "ser
 
 @dataclass(frozen=True)
 class Verdict:
-    """One table cell: a symbol and the sentence with the number behind it."""
+    """One table cell: a symbol and the sentence with the number behind it.
+
+    ``text`` starts with the verdict's word (``scales``, ``no``, ``inconclusive``...) followed
+    by a colon when numbers follow; ``value`` is the estimate it was judged on (a speedup, a
+    speed or latency ratio), when there is one; ``why`` says what kept it from being judged;
+    ``parts`` are the named verdicts a combined cell was made of (one per workload).
+    """
 
     symbol: str
     text: str
+    value: float | None = None
+    why: str = ""
+    parts: tuple[tuple[str, Verdict], ...] = ()
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.text}".strip()
+
+    @property
+    def word(self) -> str:
+        """The verdict in one word or phrase: the text before its first colon."""
+        return self.text.split(":", 1)[0]
 
 
 def scale_threshold(ceiling: int) -> float:
@@ -61,53 +75,79 @@ def scale_threshold(ceiling: int) -> float:
     return 1 + SCALE_GAIN_FRACTION * (ceiling - 1)
 
 
-def judge_speedup(s: Speedup, cpus: int | None, yes: str = "scales") -> Verdict:
+def judge_speedup(
+    s: Speedup, cpus: int | None, yes: str = "scales", usual: int | None = None
+) -> Verdict:
     """The verdict on one speedup, judged on its interval: scales / partly / no / slower /
-    inconclusive; never judged when a cell behind it is invalid or incomplete."""
+    inconclusive; never judged when a cell behind it is invalid or incomplete.
+
+    The text holds the estimate, its interval, CPU/wall and any problem; the N, the rule and the
+    ceiling are the same for every runtime and are said once per claim (:func:`speedup_rule`).
+    ``usual``: the run's invocation count, named only by an interval that has another.
+    """
     c = s.comparison
-    unit = UNIT.get(s.mode, s.mode)
     cpu_wall = f"; CPU/wall {f.fixed(s.cpu_wall)}" if s.kind not in WAIT_KINDS else ""
-    beyond = f"; N > {cpus} cores" if cpus and s.workers > cpus and s.kind not in WAIT_KINDS else ""
-    threshold = scale_threshold(s.ceiling)
-    rule = f"; {yes} needs ≥ {f.times(threshold)}" if s.workers > 1 and s.ceiling > 1 else ""
-    numbers = (
-        f"{f.times(c.ratio)} at {s.workers} {unit} "
-        f"({interval(c)}{rule}; ceiling {s.ceiling}{cpu_wall}{beyond})"
-    )
+    numbers = f"{f.times(c.ratio)} ({interval(c, usual)}{cpu_wall})"
     notes = "".join(f"; {WARN} {p}" for p in s.problems)
+    threshold = scale_threshold(s.ceiling)
+
+    def verdict(symbol: str, text: str) -> Verdict:
+        return Verdict(symbol, text, value=c.ratio)
+
     if not s.judgeable:
-        return Verdict(WARN, f"not judged: {'; '.join(s.problems)} ({numbers})")
+        why = "; ".join(s.problems)
+        return Verdict(WARN, f"not judged: {why} ({numbers})", value=c.ratio, why=why)
     if min(c.n_a, c.n_b) < stats.MIN_STEADY_SAMPLES:
-        return Verdict(INCONCLUSIVE, f"inconclusive: {c.n_a}+{c.n_b} samples{notes}")
+        return verdict(INCONCLUSIVE, f"inconclusive: {c.n_a}+{c.n_b} samples{notes}")
     if s.workers == 1:
-        return Verdict(INFO, f"overhead only: {numbers}{notes}")
+        return verdict(INFO, f"overhead only: {numbers}{notes}")
     if s.ceiling <= 1:
-        return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}; 1 core, nothing to gain")
+        return verdict(INCONCLUSIVE, f"inconclusive: {numbers}; 1 core, nothing to gain")
     if not c.testable:
-        return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}; {untestable(c)}{notes}")
+        return verdict(INCONCLUSIVE, f"inconclusive: {numbers}; {untestable(c)}{notes}")
     if s.kind not in WAIT_KINDS and c.ci_low > s.ceiling * BEYOND_CEILING:
-        return Verdict(
+        return verdict(
             WARN,
             f"impossible: {numbers}: above the physical ceiling, so the host's speed changed "
             "during the run (other load?); rerun on a quiet machine",
         )
     if c.ci_low >= threshold:
-        return Verdict(YES, f"{yes}: {numbers}{notes}")
+        return verdict(YES, f"{yes}: {numbers}{notes}")
     if c.ci_high < threshold:
         if c.ci_low >= 1 + PRACTICAL_DIFF:
-            return Verdict(PARTLY, f"partly: {numbers}{notes}")
+            return verdict(PARTLY, f"partly: {numbers}{notes}")
         if c.ci_high <= 1 - PRACTICAL_DIFF:
-            return Verdict(NO, f"slower: {numbers}{notes}")
-        return Verdict(NO, f"no: {numbers}{notes}")
-    return Verdict(
+            return verdict(NO, f"slower: {numbers}{notes}")
+        return verdict(NO, f"no: {numbers}{notes}")
+    return verdict(
         INCONCLUSIVE, f"inconclusive: {numbers}: the interval straddles the threshold{notes}"
     )
 
 
-def interval(c: Comparison) -> str:
-    """``95% CI 1.62–1.95, 3 invocations`` or ``range 1.4–2.0, 1 invocation``."""
-    runs = f"{c.invocations} invocation{'s' if c.invocations != 1 else ''}"
-    return f"{c.interval_label} {f.fixed(c.ci_low)}–{f.fixed(c.ci_high)}, {runs}"
+def speedup_rule(s: Speedup, cpus: int | None, yes: str = "scales") -> str:
+    """What a speedup's verdict is judged at and against, the same for every runtime of a
+    claim: ``at 2 threads: scales needs ≥ 1.50× (ceiling 2)``."""
+    unit = UNIT.get(s.mode, s.mode)
+    beyond = f", N > {cpus} cores" if cpus and s.workers > cpus and s.kind not in WAIT_KINDS else ""
+    if s.workers <= 1 or s.ceiling <= 1:
+        return f"at {s.workers} {unit} (ceiling {s.ceiling}{beyond})"
+    need = f.times(scale_threshold(s.ceiling))
+    return f"at {s.workers} {unit}: *{yes}* needs ≥ {need} (ceiling {s.ceiling}{beyond})"
+
+
+def usual_invocations(a: Analysis) -> int | None:
+    """The run's invocation count: the most any speedup's interval was computed over."""
+    counts = [s.comparison.invocations for s in a.speedups.values()]
+    return max(counts) if counts else None
+
+
+def interval(c: Comparison, usual: int | None = None) -> str:
+    """``95% CI 1.62–1.95, 3 invocations`` or ``range 1.4–2.0, 1 invocation``; without the
+    count when it is the run's ``usual`` one (said once for the whole table)."""
+    span = f"{c.interval_label} {f.fixed(c.ci_low)}–{f.fixed(c.ci_high)}"
+    if usual is not None and c.invocations == usual:
+        return span
+    return f"{span}, {c.invocations} invocation{'s' if c.invocations != 1 else ''}"
 
 
 def untestable(c: Comparison) -> str:
@@ -145,17 +185,18 @@ def mode_verdict(
     s = a.speedups.get((rt, workload, mode, n)) if n is not None else None
     if s is None:
         return absent_verdict(a, rt, workload, mode, n)
-    return judge_speedup(s, a.cpus, yes=yes)
+    return judge_speedup(s, a.cpus, yes=yes, usual=usual_invocations(a))
 
 
 def relative_speed(e: Estimate, baseline: str) -> Verdict:
-    """A speed ratio (>1 = faster than ``baseline``) judged on its interval."""
+    """A speed ratio (>1 = faster than ``baseline``) judged on its interval: faster or slower
+    when all of it is beyond 5%, the same speed when all of it is within 5%, else inconclusive."""
     k = f"geomean of {e.n} workload{'s' if e.n != 1 else ''}"
     numbers = f"{f.times(e.value)} the speed of {baseline} ({f.ci(e.ci_low, e.ci_high)}; {k})"
     if e.ci_low > 1 + PRACTICAL_DIFF:
-        return Verdict(YES, f"faster: {numbers}")
+        return Verdict(YES, f"faster: {numbers}", value=e.value)
     if e.ci_high < 1 / (1 + PRACTICAL_DIFF):
-        return Verdict(NO, f"slower: {numbers}")
-    if e.ci_low != e.ci_low:  # NaN: no interval
-        return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}")
-    return Verdict(NO, f"no clear difference: {numbers}")
+        return Verdict(NO, f"slower: {numbers}", value=e.value)
+    if e.ci_low >= 1 / (1 + PRACTICAL_DIFF) and e.ci_high <= 1 + PRACTICAL_DIFF:
+        return Verdict(NO, f"same speed: {numbers}", value=e.value)
+    return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}", value=e.value)

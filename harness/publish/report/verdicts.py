@@ -31,8 +31,11 @@ from harness.publish.report.judge import (
     interval,
     mode_verdict,
     relative_speed,
+    speedup_rule,
     untestable,
+    usual_invocations,
 )
+from harness.publish.report.seed import SeedMark, seed_mark
 from harness.vocabulary import LATENCY_KINDS
 
 # C code that releases the GIL (the claim), and the control that holds it (must not scale)
@@ -41,6 +44,8 @@ CHOLDS = "cholds"
 # the refcount claim: one shared object, a shared class, against private allocation
 REFCOUNT_SHARED = ("alloc_shared", "alloc_type")
 REFCOUNT_PRIVATE = "alloc_private"
+# compiled C code that releases the GIL (Cython ``with nogil:``), against the same primes without
+NOGIL, NOGIL_PLAIN = "cpu_nogil", "cpu"
 SPAWN_LABELS = {"spawn_fresh": "fresh interpreter", "spawn_mp": "default start method"}
 # the names of runs before the split (they still render, judged as before)
 OLD_CLIB, OLD_ALLOC, OLD_SPAWN = "clib", "alloc", "spawn"
@@ -55,6 +60,7 @@ class Claim:
     measured_by: str
     seed: str
     yes: str = "scales"
+    needs: str | None = None  # a workload without which the row is left out
 
 
 CLAIMS = (
@@ -97,6 +103,15 @@ CLAIMS = (
         "`hash`, `zlib`, `numpy`: threads vs serial; `cholds` (C code holding the GIL) as the "
         "contrast",
         "C libraries (numpy, hashlib, zlib...) release the GIL, so threads help there.",
+    ),
+    Claim(
+        "nogil",
+        "C code that releases the GIL: Cython `with nogil:`",
+        f"`{NOGIL}` (the `{NOGIL_PLAIN}` primes inside `with nogil:`): threads vs serial, "
+        f"against plain `{NOGIL_PLAIN}` threads on the same runtime",
+        "C code that releases the GIL lets threads help (the seed's advice to move work into "
+        "C): Cython with `with nogil:` scales, plain Cython does not.",
+        needs=NOGIL,
     ),
     Claim(
         "io-threads",
@@ -144,28 +159,72 @@ CLAIM_WORKLOAD = {
     "io-threads": ("io", "threads"),
     "asyncio": ("io", "asyncio"),
 }
+# every speedup (workload, mode) a claim is judged on: their N, rule and ceiling head the row
+CLAIM_SPEEDUPS = {
+    **{key: (wm,) for key, wm in CLAIM_WORKLOAD.items()},
+    "refcount": tuple((w, "threads") for w in (*REFCOUNT_SHARED, REFCOUNT_PRIVATE, OLD_ALLOC)),
+    "clib-threads": tuple((w, "threads") for w in (*CLIB_WORKLOADS, CHOLDS, OLD_CLIB)),
+    "nogil": ((NOGIL, "threads"), (NOGIL_PLAIN, "threads")),
+}
 
 
 @dataclass(frozen=True)
 class VerdictRow:
-    """One claim and its verdict per runtime (keyed by runtime id)."""
+    """One claim: its verdict per runtime, whether the seed's sentence holds there (None: the
+    seed says nothing of that runtime), both keyed by runtime id, and the rule of the row."""
 
     claim: Claim
     cells: dict[str, Verdict]
+    seed: dict[str, SeedMark | None]
+    rule: str = ""
 
 
 def verdict_rows(a: Analysis) -> list[VerdictRow]:
-    """The Verdicts table: one row per claim, one verdict per runtime."""
+    """The Verdicts table: one row per claim the run measured, one verdict per runtime."""
     rows = []
     for claim in CLAIMS:
-        cells = {}
+        if claim.needs is not None and claim.needs not in a.workloads:
+            continue
+        cells, seed = {}, {}
         for info in a.runtimes:
             if not info.available:
                 cells[info.id] = Verdict(UNAVAILABLE, "runtime unavailable")
+                seed[info.id] = None
             else:
                 cells[info.id] = _judge(a, claim, info)
-        rows.append(VerdictRow(claim, cells))
+                seed[info.id] = seed_mark(claim.key, info, cells[info.id])
+        rows.append(VerdictRow(claim, cells, seed, claim_rule(a, claim)))
     return rows
+
+
+def claim_rule(a: Analysis, claim: Claim) -> str:
+    """What every cell of a claim's row is judged at and against, said once for the row."""
+    if claim.key in CLAIM_SPEEDUPS:
+        rules: dict[str, list[str]] = {}
+        for workload, mode in CLAIM_SPEEDUPS[claim.key]:
+            n = a.verdict_workers.get((workload, mode))
+            s = next((s for k, s in a.speedups.items() if k[1:] == (workload, mode, n)), None)
+            if s is not None:
+                rules.setdefault(speedup_rule(s, a.cpus, claim.yes), []).append(workload)
+        if len(rules) <= 1:
+            return next(iter(rules), "")
+        return "; ".join(f"{', '.join(f'`{w}`' for w in ws)} {r}" for r, ws in rules.items())
+    if claim.key == "convoy":
+        workload = next((w for w, k in sorted(a.kinds.items()) if k in LATENCY_KINDS), None)
+        n = a.verdict_workers.get((workload, "threads")) if workload else None
+        if n is None:
+            return ""
+        return (f"with {n} busy thread{'s' if n != 1 else ''}: *convoy* = mean latency "
+                f"≥ {CONVOY_INFLATION:g}×")  # fmt: skip
+    if claim.key == "serial-speed":
+        return f"on the whole interval: *faster* / *slower* beyond ±{PRACTICAL_DIFF:.0%}"
+    if claim.key == "warmup":
+        return f"on the whole interval: *needs warm-up* ≥ {WARMUP_NOTABLE:g}×"
+    if claim.key == "free-threading":
+        n = a.verdict_workers.get(("cpu", "threads"))
+        at = f"at {n} threads" if n is not None else "on the whole interval"
+        return f"{at}: *gain* = the whole interval above +{PRACTICAL_DIFF:.0%}"
+    return ""
 
 
 def _judge(a: Analysis, claim: Claim, info: RuntimeInfo) -> Verdict:
@@ -178,6 +237,7 @@ def _judge(a: Analysis, claim: Claim, info: RuntimeInfo) -> Verdict:
         return verdict
     judges = {
         "refcount": refcount_verdict,
+        "nogil": nogil_verdict,
         "spawn": spawn_verdict,
         "convoy": convoy_verdict,
         "serial-speed": serial_verdict,
@@ -194,14 +254,15 @@ def _with_asyncio_vs_threads(a: Analysis, rt: str, workload: str, verdict: Verdi
     c = a.asyncio_vs_threads.get((rt, workload, n or -1))
     if c is None or verdict.symbol in (NA, FAILED, NOT_APPLICABLE):
         return verdict
+    span = interval(c, usual_invocations(a))
     if c.testable and (c.ci_low >= 1 + PRACTICAL_DIFF or c.ci_high <= 1 - PRACTICAL_DIFF):
         word = "faster" if c.ratio > 1 else "slower"
-        extra = f"{word} than threads: {f.times(c.ratio)} ({interval(c)})"
+        extra = f"{word} than threads: {f.times(c.ratio)} ({span})"
     elif c.testable and c.ci_low > 1 - PRACTICAL_DIFF and c.ci_high < 1 + PRACTICAL_DIFF:
-        extra = f"same as threads: {f.times(c.ratio)} ({interval(c)})"
+        extra = f"same as threads: {f.times(c.ratio)} ({span})"
     else:
-        extra = f"vs threads inconclusive: {f.times(c.ratio)} ({interval(c)})"
-    return Verdict(verdict.symbol, f"{verdict.text}; {extra}")
+        extra = f"vs threads inconclusive: {f.times(c.ratio)} ({span})"
+    return Verdict(verdict.symbol, f"{verdict.text}; {extra}", value=verdict.value)
 
 
 # --- claims answered by several workloads ------------------------------------------------------
@@ -214,14 +275,15 @@ def combine(found: Sequence[tuple[str, Verdict]]) -> Verdict:
     symbol (no, inconclusive...). Workloads that are n/a, failed or unmeasured only add text.
     """
     text = "; ".join(f"`{w}` {v.text}" for w, v in found)
+    parts = tuple(found)
     measured = [v.symbol for _, v in found if v.symbol not in (NA, FAILED, NOT_APPLICABLE)]
     if not measured:
-        return Verdict(found[0][1].symbol, text)
+        return Verdict(found[0][1].symbol, text, parts=parts)
     if all(s == YES for s in measured):
-        return Verdict(YES, text)
+        return Verdict(YES, text, parts=parts)
     if any(s in (YES, PARTLY) for s in measured):
-        return Verdict(PARTLY, text)
-    return Verdict(measured[0], text)
+        return Verdict(PARTLY, text, parts=parts)
+    return Verdict(measured[0], text, parts=parts)
 
 
 def has_gil(info: RuntimeInfo) -> bool:
@@ -244,9 +306,12 @@ def clib_verdict(a: Analysis, info: RuntimeInfo) -> Verdict:
             WARN,
             f"{verdict.text}; but the contrast `{CHOLDS}`, C code that holds the GIL, "
             f"{control.text} on a GIL runtime: something is wrong with this run or runtime",
+            why=f"the contrast `{CHOLDS}`, C code that holds the GIL, {control.word} on a GIL "
+            "runtime",
+            parts=verdict.parts,
         )
     return Verdict(verdict.symbol, f"{verdict.text}; contrast `{CHOLDS}` (holds the GIL) "
-                   f"{control.text}")  # fmt: skip
+                   f"{control.text}", parts=verdict.parts)  # fmt: skip
 
 
 def refcount_verdict(a: Analysis, rt: str) -> Verdict:
@@ -258,7 +323,26 @@ def refcount_verdict(a: Analysis, rt: str) -> Verdict:
     if REFCOUNT_PRIVATE not in a.workloads:
         return verdict
     private = mode_verdict(a, rt, REFCOUNT_PRIVATE, "threads")
-    return Verdict(verdict.symbol, f"{verdict.text}; against `{REFCOUNT_PRIVATE}` {private.text}")
+    return Verdict(
+        verdict.symbol,
+        f"{verdict.text}; against `{REFCOUNT_PRIVATE}` {private.text}",
+        parts=verdict.parts,
+    )
+
+
+def nogil_verdict(a: Analysis, rt: str) -> Verdict:
+    """Threads on C code that releases the GIL (``cpu_nogil``), beside the same primes without
+    ``with nogil:`` (``cpu``) on the same runtime."""
+    verdict = mode_verdict(a, rt, NOGIL, "threads")
+    if verdict.symbol in (NA, NOT_APPLICABLE):
+        return verdict
+    plain = mode_verdict(a, rt, NOGIL_PLAIN, "threads")
+    return Verdict(
+        verdict.symbol,
+        f"{verdict.text}; plain `{NOGIL_PLAIN}` threads {plain.text}",
+        value=verdict.value,
+        why=verdict.why,
+    )
 
 
 def spawn_verdict(a: Analysis, rt: str) -> Verdict:
@@ -313,24 +397,25 @@ def convoy_verdict(a: Analysis, rt: str) -> Verdict:
             f"stopped (alone: mean latency {f.millis(fig.quiet_ms)})",
         )
     numbers = (
-        f"mean latency {f.times(c.ratio)} ({interval(c)}): "
-        f"{f.millis(fig.quiet_ms)} → {f.millis(fig.busy_ms)} with {busy}"
+        f"mean latency {f.times(c.ratio)} ({interval(c, usual_invocations(a))}): "
+        f"{f.millis(fig.quiet_ms)} → {f.millis(fig.busy_ms)}"
     )
     health = {m: a.health.get((rt, workload, m, n or -1)) for m in ("serial", "threads")}
     broken = [f"{m}: {p}" for m, h in health.items() if h and not h.judgeable for p in h.problems]
     if broken:
-        return Verdict(WARN, f"not judged: {'; '.join(broken)} ({numbers})")
+        why = "; ".join(broken)
+        return Verdict(WARN, f"not judged: {why} ({numbers})", value=c.ratio, why=why)
     if min(c.n_a, c.n_b) < stats.MIN_STEADY_SAMPLES:
         return Verdict(INCONCLUSIVE, f"inconclusive: {c.n_a}+{c.n_b} samples")
     if not c.testable:
-        return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}; {untestable(c)}")
+        return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}; {untestable(c)}", value=c.ratio)
     if c.ci_low >= CONVOY_INFLATION:
-        return Verdict(NO, f"convoy: {numbers}")
+        return Verdict(NO, f"convoy: {numbers}", value=c.ratio)
     if c.ci_high >= CONVOY_INFLATION:
         # the interval reaches a convoy but does not clear it: say so, don't call it "no"
         return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}: the interval straddles the "
-                       f"{CONVOY_INFLATION:g}× threshold")
-    return Verdict(YES, f"no convoy: {numbers}")
+                       f"{CONVOY_INFLATION:g}× threshold", value=c.ratio)
+    return Verdict(YES, f"no convoy: {numbers}", value=c.ratio)
 
 
 # --- speed ---------------------------------------------------------------------------------------
@@ -356,12 +441,12 @@ def warmup_verdict(a: Analysis, rt: str) -> Verdict:
     k = f"median of {e.n} workload{'s' if e.n != 1 else ''}"
     numbers = f"first run {f.times(e.value)} the steady time ({f.ci(e.ci_low, e.ci_high)}; {k})"
     if e.n < stats.MIN_STEADY_SAMPLES:
-        return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}")
+        return Verdict(INCONCLUSIVE, f"inconclusive: {numbers}", value=e.value)
     if e.ci_low >= WARMUP_NOTABLE:
-        return Verdict(WARN, f"needs warm-up: {numbers}")
+        return Verdict(WARN, f"needs warm-up: {numbers}", value=e.value)
     if e.ci_high < WARMUP_NOTABLE:
-        return Verdict(YES, f"yes: {numbers}")
-    return Verdict(PARTLY, f"some warm-up: {numbers}")
+        return Verdict(YES, f"yes: {numbers}", value=e.value)
+    return Verdict(PARTLY, f"some warm-up: {numbers}", value=e.value)
 
 
 def free_threading_verdict(a: Analysis, rt: str) -> Verdict:
@@ -377,7 +462,7 @@ def free_threading_verdict(a: Analysis, rt: str) -> Verdict:
     cost = a.twin_cost_geomean.get(rt)
     cost_text = (
         f"single-thread cost {f.percent_change(cost.value)} "
-        f"(95% CI {f.percent_change(cost.ci_low)} to {f.percent_change(cost.ci_high)}; "
+        f"({f.percent_ci(cost.ci_low, cost.ci_high)}; "
         f"geomean of {cost.n} workload{'s' if cost.n != 1 else ''})"
         if cost is not None
         else "single-thread cost: not measured"
@@ -386,7 +471,7 @@ def free_threading_verdict(a: Analysis, rt: str) -> Verdict:
         return Verdict(INCONCLUSIVE, f"inconclusive: no `cpu` threads cells on both; {cost_text}")
     gain_text = (
         f"`cpu` with {n} threads {f.times(gain.ratio)} as fast as {gil} "
-        f"({interval(gain)})"
+        f"({interval(gain, usual_invocations(a))})"
     )
     if not gain.testable:
         reason = (
@@ -394,11 +479,13 @@ def free_threading_verdict(a: Analysis, rt: str) -> Verdict:
             if min(gain.n_a, gain.n_b) >= stats.MIN_STEADY_SAMPLES
             else f"{gain.n_a}+{gain.n_b} samples"
         )
-        return Verdict(INCONCLUSIVE, f"inconclusive: {gain_text}; {reason}; {cost_text}")
+        return Verdict(
+            INCONCLUSIVE, f"inconclusive: {gain_text}; {reason}; {cost_text}", value=gain.ratio
+        )
     if gain.ci_low >= 1 + PRACTICAL_DIFF:
-        return Verdict(YES, f"gain: {gain_text}; {cost_text}")
+        return Verdict(YES, f"gain: {gain_text}; {cost_text}", value=gain.ratio)
     if gain.ci_high <= 1 - PRACTICAL_DIFF:
-        return Verdict(NO, f"loss: {gain_text}; {cost_text}")
+        return Verdict(NO, f"loss: {gain_text}; {cost_text}", value=gain.ratio)
     if gain.ci_high < 1 + PRACTICAL_DIFF:
-        return Verdict(NO, f"no gain: {gain_text}; {cost_text}")
-    return Verdict(INCONCLUSIVE, f"inconclusive: {gain_text}; {cost_text}")
+        return Verdict(NO, f"no gain: {gain_text}; {cost_text}", value=gain.ratio)
+    return Verdict(INCONCLUSIVE, f"inconclusive: {gain_text}; {cost_text}", value=gain.ratio)

@@ -473,7 +473,7 @@ def _verdict_table(text: str) -> list[list[str]]:
 
 def test_every_verdict_carries_its_number_and_interval(generated):
     rows = _verdict_table((generated / "report.md").read_text(encoding="utf-8"))
-    assert len(rows) == len(verdicts.CLAIMS)
+    assert len(rows) == len([c for c in verdicts.CLAIMS if c.needs is None])  # no cpu_nogil
     for row in rows:
         for cell in row[1:]:
             if cell.startswith((judge.YES, judge.PARTLY, judge.NO, judge.WARN)):
@@ -588,6 +588,9 @@ def test_contrast_that_scales_on_a_gil_runtime_is_a_warning(golden):
     rows = verdicts.verdict_rows(replace(golden, speedups=swapped))
     cell = next(r.cells for r in rows if r.claim.key == "clib-threads")["cpython-3.13"]
     assert cell.symbol == judge.WARN and "something is wrong" in cell.text
+    line = report.render(replace(golden, speedups=swapped), {}).split("- **cpython-3.13**")[1]
+    assert "C-library threads: not judged (the contrast `cholds`, C code that holds the GIL, " \
+        "scales on a GIL runtime)" in line.split("\n")[0]
 
 
 def test_busy_threads_that_never_yield_are_named_not_a_latency(golden):
@@ -658,8 +661,13 @@ def test_judge_speedup_rules():
     serial = [2.00, 2.02, 1.98, 2.04, 1.97, 2.01]
     scales = judge.judge_speedup(_made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03, 1.0]), 2)
     assert scales.symbol == judge.YES
-    assert scales.text.startswith("scales: 1.99× at 2 threads (95% CI ")
-    assert "3 invocations; scales needs ≥ 1.50×" in scales.text
+    assert scales.text.startswith("scales: 1.99× (95% CI ")
+    assert scales.text.endswith(", 3 invocations; CPU/wall 1.00)")
+    assert "invocations" not in judge.judge_speedup(
+        _made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03, 1.0]), 2, usual=3).text
+    assert scales.value == pytest.approx(1.99, abs=0.005) and scales.word == "scales"
+    rule = judge.speedup_rule(_made_speedup(serial, [1.0] * 6), 2)
+    assert rule == "at 2 threads: *scales* needs ≥ 1.50× (ceiling 2)"
     partly = judge.judge_speedup(_made_speedup(serial, [1.6, 1.62, 1.59, 1.61, 1.63, 1.6]), 2)
     assert partly.symbol == judge.PARTLY
     slower = judge.judge_speedup(_made_speedup(serial, [2.4, 2.42, 2.39, 2.41, 2.43, 2.4]), 2)
@@ -674,8 +682,8 @@ def test_judge_speedup_rules():
     one = judge.judge_speedup(_made_speedup(serial, [1.0, 1.01, 1.02] * 2, invocations=1), 2)
     assert one.symbol == judge.INCONCLUSIVE
     assert "range" in one.text and "1 invocation" in one.text and "one invocation" in one.text
-    beyond = judge.judge_speedup(_made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03, 1.0], n=4), 2)
-    assert "ceiling 2" in beyond.text and "N > 2 cores" in beyond.text
+    beyond = judge.speedup_rule(_made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03, 1.0], n=4), 2)
+    assert beyond == "at 4 threads: *scales* needs ≥ 1.50× (ceiling 2, N > 2 cores)"
 
 
 def test_a_cell_with_a_wrong_checksum_or_a_lost_rep_is_not_judged():
@@ -686,6 +694,7 @@ def test_a_cell_with_a_wrong_checksum_or_a_lost_rep_is_not_judged():
         bad = replace(good, problems=(problem,), judgeable=False)
         verdict = judge.judge_speedup(bad, 2)
         assert verdict.symbol == judge.WARN and verdict.text.startswith(f"not judged: {problem}")
+        assert verdict.why == problem
     shaky = replace(good, problems=("threads: unstable: spread 14% of the median (over 10%)",))
     verdict = judge.judge_speedup(shaky, 2)  # judged, with the warning beside it
     assert verdict.symbol == judge.YES and "⚠️ threads: unstable" in verdict.text
@@ -696,7 +705,7 @@ def test_a_cpu_speedup_above_its_ceiling_is_called_impossible_not_scaling():
     superlinear = _made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03, 1.0])  # ~3x, ceiling 2
     verdict = judge.judge_speedup(superlinear, 2)
     assert verdict.symbol == judge.WARN
-    assert verdict.text.startswith("impossible: 2.98× at 2 threads")
+    assert verdict.text.startswith("impossible: 2.98× (95% CI")
     assert "above the physical ceiling" in verdict.text
     waiting = _made_speedup(serial, [1.0, 1.02, 0.99, 1.01, 1.03, 1.0], kind="io")
     assert judge.judge_speedup(waiting, 2).symbol == judge.YES  # waits may overlap freely
@@ -719,3 +728,35 @@ def test_two_runs_side_by_side_count_agreeing_verdicts_and_drift(golden):
     (d,) = [d for d in diff.disagreements if d.runtime == "cpython-3.13t" and "CPU" in d.claim]
     assert not d.flagged and d.first.startswith("✅") and d.second.startswith("❌")
     assert f"{len(diff.unflagged)} differ unflagged" in diff.lines()[0]
+
+
+def test_one_line_per_runtime_says_what_the_verdicts_say(generated):
+    text = (generated / "report.md").read_text(encoding="utf-8")
+    section = text.split("## In one line per runtime", 1)[1].split("\n## ", 1)[0]
+    assert text.index("## In one line per runtime") < text.index("## How to read")
+    lines = {line.split("**")[1]: line for line in section.splitlines() if line.startswith("- ")}
+    assert "CPU threads don't scale (0.976×); CPU processes scale (1.86×)" in lines["cpython-3.13"]
+    assert "inconclusive (numpy 1.45×)" in lines["pypy-3.11"]  # said as inconclusive
+    assert "faster (5.30×)" in lines["pypy-3.11"]
+    assert "not judged (threads: 8 of 9 ok, 1 timed out)" in lines["jython-2.7"]
+    assert "asyncio tasks: n/a" in lines["jython-2.7"]
+    assert "single-thread speed vs cpython-3.13: inconclusive (0.850×)" in lines["cpython-3.13t"]
+    assert "runtime unavailable" in lines["ironpython-3.4"]
+
+
+def test_seed_marks_stand_apart_from_the_verdicts(golden):
+    from harness.publish.report import seed
+
+    rows = {row.claim.key: row for row in verdicts.verdict_rows(golden)}
+    cpu = rows["cpu-threads"]
+    assert str(cpu.seed["cpython-3.13"]) == seed.HOLDS  # "no" on a GIL runtime: as the seed says
+    assert str(cpu.seed["jython-2.7"]) == seed.HOLDS
+    assert str(cpu.seed["cpython-3.13t"]) == f"{seed.CONTRADICTED}: the seed predates free-threading"
+    assert cpu.seed["ironpython-3.4"] is None
+    assert str(rows["convoy"].seed["jython-2.7"]) == seed.NOT_JUDGED  # a timed-out rep
+    assert rows["spawn"].seed == dict.fromkeys(rows["spawn"].seed)  # not a claim: no marks
+    assert rows["serial-speed"].seed["cpython-3.13t"] is None
+    text = (golden.run_dir / "report.md").read_text(encoding="utf-8")
+    assert "judged at 2 threads: *scales* needs ≥ 1.50× (ceiling 2)" in text
+    for row in _verdict_table(text):  # the rule and the ceiling are said once, in the claim
+        assert not any("needs ≥" in cell or "ceiling" in cell for cell in row[1:]), row
