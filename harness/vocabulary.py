@@ -1,7 +1,8 @@
-"""The words every layer shares: modes, workload kinds, report order, the baseline, the ceiling.
+"""The words every layer shares: modes, workload kinds, report order, the baseline, the ceiling,
+the disturbance rule.
 
 One place, so that the run driver, the statistics, the nights and the report cannot disagree
-on what "parallel", "waiting work" or "the N a verdict is judged at" mean.
+on what "parallel", "waiting work", "the N a verdict is judged at" or "disturbed" mean.
 """
 
 from __future__ import annotations
@@ -33,12 +34,19 @@ LATENCY_KINDS = frozenset({"latency"})
 LATENCY_METRIC = "extra.latency_ms_mean"
 STARTUP_KINDS = frozenset({"startup"})
 
+# A measurement is *disturbed* when other processes used more than this share of its wall time
+# on the cell's CPUs ... (the runner gets both numbers as arguments: it repeats such a
+# measurement by the same rule the analysis leaves it out by)
+DISTURBED_SHARE = 0.25
+# ... and more than this much CPU time (/proc/stat counts 10 ms jiffies on every CPU)
+DISTURBED_FLOOR_S = 0.05
+
 # Report order of the known workloads (the order of the claims); unknown ones follow by name.
 # ``clib``, ``alloc`` and ``spawn`` are the names of older runs (split since), kept in place.
 WORKLOAD_ORDER = (
     "cpu", "spectral", "fannkuch",
     "io",
-    "hash", "zlib", "numpy", "clib", "cholds",
+    "hash", "zlib", "numpy", "clib", "cholds", "cpu_nogil",
     "contention",
     "alloc_private", "alloc_shared", "alloc_type", "alloc",
     "convoy",
@@ -82,6 +90,13 @@ def pick_workers(kind: str | None, available: Iterable[int], cpus: int | None) -
         return ns[-1]
     within = [n for n in ns if n <= cpus]
     return within[-1] if within else ns[0]
+
+
+def is_disturbed(others_cpu_s: float | None, wall_s: float | None) -> bool:
+    """Did other processes use the measurement's CPUs noticeably (the rule above)?"""
+    if others_cpu_s is None or wall_s is None:
+        return False
+    return others_cpu_s > max(DISTURBED_SHARE * wall_s, DISTURBED_FLOOR_S)
 
 
 def find_twins(runtime_ids: Iterable[str]) -> dict[str, str]:

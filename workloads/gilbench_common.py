@@ -156,6 +156,12 @@ def combine_checksums(pairs):
     return hashlib.sha256(to_bytes(text)).hexdigest()[:16]
 
 
+def unit_checksums(pairs):
+    """The unit checksums of (index, unit checksum) pairs as text, in index order: unit i's
+    work is the same whatever N, so cells of different worker counts can be compared."""
+    return ["%s" % value for _, value in sorted(pairs)]
+
+
 def crc(data, value=0):
     return zlib.crc32(data, value) & 0xffffffff
 

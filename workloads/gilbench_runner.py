@@ -3,7 +3,8 @@ prints one JSON record per measurement on stdout (docs/formats.md, "The in-conta
 
     gilbench_runner.py --workload cpu --modes serial,threads,processes --workers 1,2,4 \
                        --size 3000 --reps 5 --warmups 1 [--pool auto|multiprocessing|subprocess] \
-                       [--scaling-min-unit-s 0.1] [--invocation K] [--interleave [--order-seed S]]
+                       [--scaling-min-unit-s 0.1] [--invocation K] [--interleave [--order-seed S]] \
+                       [--repeat-disturbed K --disturbed-share F --disturbed-floor-s S]
     gilbench_runner.py --list
     gilbench_runner.py --serve --workload cpu     (internal: a subprocess-pool worker)
 
@@ -29,7 +30,8 @@ import gilbench_common as common  # noqa: E402
 import probe  # noqa: E402
 
 # Record schema history: 1 -- first format; 2 -- adds invocation, position, order_seed, sizing,
-# unit_s, pool_roundtrip_s, cpuset_busy_s, steal_s, others_cpu_s (all additive).
+# unit_s, pool_roundtrip_s, cpuset_busy_s, steal_s, others_cpu_s (all additive); later, still 2:
+# unit_checksums, repeat_of (optional).
 SCHEMA = 2
 PROG = "gilbench_runner"
 POOL_KINDS = ("auto", "multiprocessing", "subprocess")
@@ -116,6 +118,14 @@ def _parser():
                         help="run repetition r of every cell, then repetition r+1, ...")
     parser.add_argument("--order-seed", default=None,
                         help="with --interleave: shuffle the cells of each round with this seed")
+    parser.add_argument("--repeat-disturbed", default="0",
+                        help="measure a steady repetition again when other processes disturbed "
+                             "it, at most this many extra times per cell (default 0: never)")
+    parser.add_argument("--disturbed-share", default=None,
+                        help="with --repeat-disturbed: disturbed when others used more than this "
+                             "share of the wall time ...")
+    parser.add_argument("--disturbed-floor-s", default=None,
+                        help="... and more than this many CPU seconds")
     parser.add_argument("--list", action="store_true", help="one JSON line per workload")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     return parser
@@ -196,6 +206,13 @@ def parse_args(argv):
         if not opts.interleave:
             raise UsageError("--order-seed needs --interleave")
         opts.order_seed = _int(args.order_seed, "--order-seed", 0)
+    opts.repeat_disturbed = _int(args.repeat_disturbed, "--repeat-disturbed", 0)
+    opts.disturbed_rule = None
+    if opts.repeat_disturbed:
+        if args.disturbed_share is None or args.disturbed_floor_s is None:
+            raise UsageError("--repeat-disturbed needs --disturbed-share and --disturbed-floor-s")
+        opts.disturbed_rule = (_float(args.disturbed_share, "--disturbed-share"),
+                               _float(args.disturbed_floor_s, "--disturbed-floor-s"))
     opts.first_cell = True
     pool = args.pool if args.pool is not None else os.environ.get("GILBENCH_POOL", "auto")
     pool = (pool or "auto").strip()
@@ -292,11 +309,22 @@ def neighbour_fields(before, after, cpu_s):
             "others_cpu_s": None if others is None else round(others, 6)}
 
 
+def disturbed(record, rule):
+    """The harness's rule (harness.vocabulary.is_disturbed), ``rule`` = (share, floor_s): other
+    processes used more than ``share`` of the wall time and more than ``floor_s`` CPU seconds."""
+    others, wall = record.get("others_cpu_s"), record.get("wall_s")
+    if rule is None or others is None or wall is None:
+        return False
+    share, floor_s = rule
+    return others > max(share * wall, floor_s)
+
+
 # --- executors: one per (mode, size) -- they time `workers` units ----------------------------
 
 def _unit_result(checksums, walls, cpu_s, extra=None):
     """checksums: [(index, checksum)], walls: [(index, seconds)]."""
-    result = {"checksum": common.combine_checksums(checksums), "cpu_s": cpu_s,
+    result = {"checksum": common.combine_checksums(checksums),
+              "unit_checksums": common.unit_checksums(checksums), "cpu_s": cpu_s,
               "extra": extra or {}}
     result["extra"]["unit_wall_s"] = [round(wall, 6) for _, wall in sorted(walls)]
     return result
@@ -735,11 +763,14 @@ def make_executor(mode, module, size, opts):
 
 # --- calibration: scaling cells get units long enough to scale ------------------------------
 
-def calibrate(module, size, opts):
+def calibrate(module, size, modes, opts):
     """(size for the scaling cells, measured unit seconds or None). Times one serial unit at the
     suite size after the warm-up; scales the size by ceil(min_unit_s / t), at most MAX_SCALE."""
     if opts.min_unit_s <= 0 or hasattr(module, "measure") or not getattr(module, "CALIBRATE", True):
         return size, None  # a workload whose work is not proportional to its size opts out
+    unsupported = getattr(module, "UNSUPPORTED", {})
+    if all(unsupported.get(mode) for mode in modes):
+        return size, None  # nothing will run here (e.g. numpy missing): the cells say why
     try:
         warmed = 0
         deadline = common.perf_counter() + opts.warmup_seconds
@@ -775,6 +806,7 @@ class Cell(object):
         self.sizing = sizing
         self.unit_s = unit_s
         self.rep = 0
+        self.repeats = 0      # disturbed steady repetitions measured again so far
         self.failed = False
 
     def group(self):
@@ -832,6 +864,8 @@ def base_record(workload, kind, cell, opts, warmup):
         "error": None,
         "unsupported": False,
         "checksum": None,
+        "unit_checksums": None,
+        "repeat_of": None,
         "pool": None,
         "extra": {},
         "ts": None,
@@ -855,12 +889,12 @@ class SetupFailure(object):
 class Invocation(object):
     """Runs the cells of one workload in this process: executors, counters, positions."""
 
-    def __init__(self, module, opts):
+    def __init__(self, module, opts, counters=None):
         self.module = module
         self.opts = opts
         self.executors = {}
         self.position = 0
-        self.counters = CpuCounters(probe.allowed_cpus())
+        self.counters = counters if counters is not None else CpuCounters(probe.allowed_cpus())
 
     def fail(self, cell, error, unsupported):
         record = base_record(self.opts.workload, self.module.KIND, cell, self.opts, False)
@@ -919,12 +953,14 @@ class Invocation(object):
             if record["ok"]:
                 warmed += record["wall_s"]
 
-    def measure(self, cell, warmup):
-        """One repetition of a cell -> its emitted record; a raising workload fails the cell."""
+    def measure(self, cell, warmup, repeat_of=None):
+        """One repetition of a cell -> its emitted record; a raising workload fails the cell.
+        ``repeat_of``: the rep of the disturbed measurement this one measures again."""
         opts = self.opts
         executor = self.executors[cell.group()]
         record = base_record(opts.workload, self.module.KIND, cell, opts, warmup)
         record["pool"] = executor.pool
+        record["repeat_of"] = repeat_of
         record["position"] = self.position
         self.position += 1
         if cell.mode == "processes" and executor.pool is not None:
@@ -951,8 +987,19 @@ class Invocation(object):
         return record
 
     def steady(self, cell):
-        if not cell.failed:
-            self.measure(cell, False)
+        """One steady repetition; one measured during disturbance is kept (emitted) and
+        measured again at once, at most --repeat-disturbed extra times per cell."""
+        repeat_of = None
+        while not cell.failed:
+            record = self.measure(cell, False, repeat_of)
+            if cell.repeats >= self.opts.repeat_disturbed or not (
+                    record["ok"] and disturbed(record, self.opts.disturbed_rule)):
+                return
+            cell.repeats += 1
+            repeat_of = record["rep"]
+            log("%s %s workers=%d rep %d disturbed (others used %.3f s of the CPUs in %.3f s); "
+                "measuring it again" % (self.opts.workload, cell.mode, cell.workers,
+                                        repeat_of, record["others_cpu_s"], record["wall_s"]))
 
     def run_sequential(self, cells):
         """All repetitions of a cell, then the next cell; one executor group open at a time."""
@@ -1004,7 +1051,7 @@ def run_cells(opts):
         return
     size = size if size is not None else int(module.DEFAULT_SIZE)
     modes = opts.modes if opts.modes is not None else list(module.MODES)
-    scaled_size, unit_s = calibrate(module, size, opts)
+    scaled_size, unit_s = calibrate(module, size, modes, opts)
     cells = plan_cells(modes, opts.workers, size, scaled_size, unit_s)
     invocation = Invocation(module, opts)
     if opts.interleave:

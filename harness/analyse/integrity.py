@@ -1,6 +1,7 @@
 """Can a cell be judged at all? Checksums, failed repetitions, instability, disturbance.
 
-A verdict on a cell whose work differed between modes (checksum), that lost repetitions,
+A verdict on a cell whose work differed between modes, worker counts or invocations (the
+cell's checksum, or one unit's), that lost repetitions,
 whose numbers scatter, or that shared its CPUs with another process would be a verdict on the
 harness or the host. This module finds those cells; the report shows the reason and does not
 judge them as complete.
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from harness.vocabulary import DISTURBED_FLOOR_S, DISTURBED_SHARE, SERIAL
+
 # pyperf warns when the spread is over 10% of the mean; robust twin: 1.4826 MAD / median
 UNSTABLE_SPREAD = 0.10
 # invocations disagree when their medians spread this much more than their repetitions do,
@@ -22,10 +25,6 @@ UNSTABLE_SPREAD = 0.10
 # the intervals already cover that drift, so only what exceeds it is worth a warning)
 INVOCATION_DISAGREEMENT = 3.0
 INVOCATION_DRIFT = 0.30
-# a measurement is disturbed when other processes used this share of one CPU during it ...
-DISTURBED_SHARE = 0.25
-# ... and at least this much CPU time (/proc/stat counts 10 ms jiffies on every CPU)
-DISTURBED_FLOOR_S = 0.05
 
 CellKey = tuple[str, str, str, int]  # runtime, workload, mode, workers
 
@@ -40,6 +39,12 @@ class CellHealth:
     disturbed: int
     checksum_mismatch: str | None
     unstable: str | None
+    repeated: int = 0  # of the disturbed measurements, those the runner measured again
+
+    @property
+    def stayed_disturbed(self) -> int:
+        """Disturbed measurements nothing measured again (the cell has fewer clean ones)."""
+        return self.disturbed - self.repeated
 
     @property
     def problems(self) -> tuple[str, ...]:
@@ -55,7 +60,10 @@ class CellHealth:
         if self.unstable:
             out.append(self.unstable)
         if self.disturbed:
-            out.append(f"{self.disturbed} measurement(s) disturbed by other processes (left out)")
+            again = f"; {self.repeated} measured again" if self.repeated else ""
+            out.append(
+                f"{self.disturbed} measurement(s) disturbed by other processes (left out{again})"
+            )
         return tuple(out)
 
     @property
@@ -64,8 +72,34 @@ class CellHealth:
         return not (self.checksum_mismatch or self.failed or self.timed_out)
 
 
+@dataclass(frozen=True)
+class Disturbance:
+    """Run-wide: steady ok measurements (disturbed ones included), how many were disturbed
+    (left out), how many of those the runner measured again, and how many stayed disturbed
+    (no repetition replaced them)."""
+
+    measurements: int = 0
+    disturbed: int = 0
+    repeated: int = 0
+
+    @property
+    def stayed_disturbed(self) -> int:
+        return self.disturbed - self.repeated
+
+
+def disturbance(health: dict[CellKey, CellHealth]) -> Disturbance:
+    """The run's disturbance counts, summed over its cells."""
+    cells = health.values()
+    return Disturbance(
+        measurements=sum(h.ok for h in cells),
+        disturbed=sum(h.disturbed for h in cells),
+        repeated=sum(h.repeated for h in cells),
+    )
+
+
 def disturbed(df: pd.DataFrame) -> pd.Series:
-    """Per row: did other processes use the cell's CPUs noticeably during the measurement?"""
+    """Per row: did other processes use the cell's CPUs noticeably during the measurement?
+    (``harness.vocabulary.is_disturbed``, the rule the runner repeats by, on a frame)"""
     others = pd.to_numeric(df.get("others_cpu_s"), errors="coerce")
     wall = pd.to_numeric(df["wall_s"], errors="coerce")
     limit = np.maximum(DISTURBED_SHARE * wall, DISTURBED_FLOOR_S)
@@ -90,6 +124,39 @@ def checksum_mismatches(df: pd.DataFrame) -> dict[CellKey, str]:
                 out[(str(runtime), str(workload), str(mode), int(workers))] = (
                     f"wrong result: {len(wrong)} of {len(cell)} measurement(s) computed checksum "
                     f"{wrong['checksum'].iloc[0]}, the same work elsewhere gave {reference}"
+                )
+    return out
+
+
+def unit_checksum_mismatches(df: pd.DataFrame) -> dict[CellKey, str]:
+    """Cells one of whose units computed something else than the same unit elsewhere: unit i
+    of a runtime, workload, size and sizing is the same work in every mode, at every worker
+    count and in every invocation (serial is the reference where it ran that unit; else the
+    most common checksum). Records without ``unit_checksums`` take no part."""
+    ok = df[df["ok"].astype(bool) & df["unit_checksums"].notna()]
+    units: dict[tuple[str, str, int, str, int], list[tuple[str, int, str]]] = {}
+    columns = ["runtime", "workload", "size", "sizing", "mode", "workers", "unit_checksums"]
+    for runtime, workload, size, sizing, mode, workers, checksums in ok[columns].itertuples(
+        index=False
+    ):
+        for index, checksum in enumerate(checksums):
+            key = (str(runtime), str(workload), int(size), str(sizing), index)
+            units.setdefault(key, []).append((str(mode), int(workers), str(checksum)))
+    out: dict[CellKey, str] = {}
+    for (runtime, workload, _size, _sizing, index), seen in sorted(units.items()):
+        serial = [c for mode, _, c in seen if mode == SERIAL]
+        reference = Counter(serial or [c for _, _, c in seen]).most_common(1)[0][0]
+        where = "in serial" if serial else "in most measurements (no serial ran it)"
+        by_cell: dict[tuple[str, int], list[str]] = {}
+        for mode, workers, checksum in seen:
+            by_cell.setdefault((mode, workers), []).append(checksum)
+        for (mode, workers), checksums in sorted(by_cell.items()):
+            wrong = [c for c in checksums if c != reference]
+            key = (runtime, workload, mode, workers)
+            if wrong and key not in out:
+                out[key] = (
+                    f"wrong result: unit {index} computed checksum {wrong[0]} in {len(wrong)} "
+                    f"of {len(checksums)} measurement(s); the same unit gave {reference} {where}"
                 )
     return out
 
@@ -120,7 +187,8 @@ def _robust_cv(values: np.ndarray, median: float) -> float:
 
 def cell_health(df: pd.DataFrame) -> dict[CellKey, CellHealth]:
     """The health of every cell of a run's records (warm-ups and unsupported cells aside)."""
-    mismatches = checksum_mismatches(df)
+    # a unit's reason names the unit: it wins where both checks found the same cell
+    mismatches = {**checksum_mismatches(df), **unit_checksum_mismatches(df)}
     rows = df[~df["warmup"].astype(bool) & ~df["unsupported"].fillna(False).astype(bool)]
     noisy = disturbed(rows)
     out: dict[CellKey, CellHealth] = {}
@@ -131,7 +199,8 @@ def cell_health(df: pd.DataFrame) -> dict[CellKey, CellHealth]:
         ok = cell["ok"].astype(bool)
         errors = cell.loc[~ok, "error"].fillna("").astype(str)
         timed_out = int(errors.str.startswith("timeout").sum())
-        clean = cell[ok & ~noisy.loc[cell.index]]
+        hit = ok & noisy.loc[cell.index]
+        clean = cell[ok & ~hit]
         walls = {
             int(inv): group["wall_s"].to_numpy(dtype=float)
             for inv, group in clean.groupby("invocation", sort=True)
@@ -140,8 +209,23 @@ def cell_health(df: pd.DataFrame) -> dict[CellKey, CellHealth]:
             ok=int(ok.sum()),
             failed=int((~ok).sum()) - timed_out,
             timed_out=timed_out,
-            disturbed=int((ok & noisy.loc[cell.index]).sum()),
+            disturbed=int(hit.sum()),
             checksum_mismatch=mismatches.get(key),
             unstable=instability(walls),
+            repeated=_repeated(cell, hit),
         )
     return out
+
+
+def _repeated(cell: pd.DataFrame, hit: pd.Series) -> int:
+    """How many of the ``hit`` (disturbed) rows of one cell a later row measured again
+    (its ``repeat_of`` names their rep, in the same invocation and sizing)."""
+    again = cell[cell["repeat_of"].notna()]
+    targets = {
+        (inv, sizing, int(rep))
+        for inv, sizing, rep in again[["invocation", "sizing", "repeat_of"]].itertuples(index=False)
+    }
+    rows = cell.loc[hit, ["invocation", "sizing", "rep"]]
+    return sum(
+        (inv, sizing, int(rep)) in targets for inv, sizing, rep in rows.itertuples(index=False)
+    )

@@ -84,6 +84,8 @@ class Analysis:
     convoy_figures: dict[tuple[str, str, int], ConvoyFigures] = field(default_factory=dict)
     start_methods: dict[tuple[str, str], str] = field(default_factory=dict)
     health: dict[CellKey, integrity.CellHealth] = field(default_factory=dict)
+    # run-wide: measurements disturbed by other processes, measured again, left disturbed
+    disturbance: integrity.Disturbance = field(default_factory=integrity.Disturbance)
     cpus_basis: str = ""
     warmup_curves: dict[tuple[str, str], WarmupCurve] = field(default_factory=dict)
     n_tests: int = 0
@@ -231,6 +233,7 @@ def analyse_frame(
         start_methods=b.start_methods(ids, workloads),
         warmup_curves=b.warmup_curves(warmup_cells),
         health=health,
+        disturbance=integrity.disturbance(health),
         cpus_basis=cpus_basis,
         n_tests=sum(1 for _, _, c in family if c.testable),
         steady_cells=steady_cells,

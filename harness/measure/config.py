@@ -23,6 +23,9 @@ DEFAULT_MEMORY = "2g"
 _MEMORY = re.compile(r"^[1-9][0-9]*[kmg]$")
 MIN_MEMORY = "64m"
 _UNITS = {"k": 2**10, "m": 2**20, "g": 2**30}
+# a measurement disturbed by other processes is measured again at most this often per cell
+# (each repetition costs one measurement's time; the disturbed one is kept and left out)
+DEFAULT_REPEAT_DISTURBED = 2
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class Suite:
     invocations: int = 1
     interleave: bool = False
     scaling_min_unit_s: float = 0.0
+    repeat_disturbed: int = DEFAULT_REPEAT_DISTURBED
 
     def warmups_for(self, runtime: Runtime, plan: WorkloadPlan) -> int:
         """Warm-up reps for one cell: workload override, then per family, suite, runtime."""
@@ -90,6 +94,7 @@ class Suite:
             "invocations": self.invocations,
             "interleave": self.interleave,
             "scaling_min_unit_s": self.scaling_min_unit_s,
+            "repeat_disturbed": self.repeat_disturbed,
             "workloads": [
                 {
                     "name": p.name,
@@ -251,6 +256,7 @@ def parse_suite(data: Any, name: str, source: str, catalogue: Mapping[str, Workl
         "invocations",
         "interleave",
         "scaling_min_unit_s",
+        "repeat_disturbed",
     }
     unknown = sorted(set(data) - known)
     if unknown:
@@ -282,6 +288,12 @@ def parse_suite(data: Any, name: str, source: str, catalogue: Mapping[str, Workl
         raise ConfigError(
             f"{source}: scaling_min_unit_s: expected seconds >= 0 (0: no calibration), "
             f"got {min_unit!r}"
+        )
+    repeat = data.get("repeat_disturbed", DEFAULT_REPEAT_DISTURBED)
+    if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 0:
+        raise ConfigError(
+            f"{source}: repeat_disturbed: expected extra measurements per cell >= 0 "
+            f"(0: never repeat), got {repeat!r}"
         )
     memory = str(data.get("memory", DEFAULT_MEMORY)).lower()
     if not _MEMORY.match(memory):
@@ -315,6 +327,7 @@ def parse_suite(data: Any, name: str, source: str, catalogue: Mapping[str, Workl
         invocations=_positive_int(data.get("invocations", 1), f"{source}: invocations"),
         interleave=interleave,
         scaling_min_unit_s=float(min_unit),
+        repeat_disturbed=repeat,
         runtimes=tuple(runtimes),
     )
 
@@ -348,6 +361,8 @@ def suite_from_meta(data: dict[str, Any], source: str) -> Suite:
             invocations=int(data.get("invocations", 1)),
             interleave=bool(data.get("interleave", False)),
             scaling_min_unit_s=float(data.get("scaling_min_unit_s", 0.0)),
+            # runs from before repeats existed never repeated: resume them the same way
+            repeat_disturbed=int(data.get("repeat_disturbed", 0)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{source}: suite: cannot be read back ({exc!r})") from None

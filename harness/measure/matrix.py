@@ -22,6 +22,7 @@ from harness.measure.config import Suite, WorkloadPlan
 from harness.measure.runtimes import Runtime
 from harness.store.layout import write_text_atomic
 from harness.store.results import RESULTS_FILE, Record, ResultsError, append_record, iter_records
+from harness.vocabulary import DISTURBED_FLOOR_S, DISTURBED_SHARE, is_disturbed
 
 RUNNER = "gilbench_runner.py"
 RUNNER_FIELDS = ("workload", "mode", "workers", "rep", "ok")
@@ -55,6 +56,7 @@ class Group:
     invocation: int = 0
     interleave: bool = False
     scaling_min_unit_s: float = 0.0
+    repeat_disturbed: int = 0
 
     @property
     def order_seed(self) -> int:
@@ -67,16 +69,21 @@ class Group:
 class CellLedger:
     """What has arrived so far, per cell: steady (measured) repetitions per sizing and whether
     the cell has ended. Warm-up records are not counted: a runner may warm a JIT up for
-    longer. A calibrating runner measures serial cells twice (the suite's fixed size for
-    cross-runtime speed, then the calibrated size): such a cell is complete when it has
-    ``expected`` repetitions of every sizing it reported, which only the end of the runner's
-    process can tell (``settle``)."""
+    longer. Nor is a disturbed repetition the runner measures again (``repeat_disturbed``
+    per cell and sizing, by the runner's rule): counting it would end the cell before its
+    repetition arrives. A calibrating runner measures serial cells twice (the suite's fixed
+    size for cross-runtime speed, then the calibrated size): such a cell is complete when it
+    has ``expected`` repetitions of every sizing it reported, which only the end of the
+    runner's process can tell (``settle``)."""
 
     counts: dict[tuple[Cell, str], int] = field(default_factory=dict)
+    repeated: dict[tuple[Cell, str], int] = field(default_factory=dict)
     ended: set[Cell] = field(default_factory=set)
     next_rep: dict[Cell, int] = field(default_factory=dict)
 
-    def note(self, cell: Cell, record: Record, expected: int, calibrating: bool) -> bool:
+    def note(
+        self, cell: Cell, record: Record, expected: int, calibrating: bool, repeat_disturbed: int
+    ) -> bool:
         """Count a record; True when this record ends the cell (a failure, or the last
         repetition of a cell that cannot get another sizing)."""
         if cell in self.ended:
@@ -84,11 +91,22 @@ class CellLedger:
         self.next_rep[cell] = record.rep + 1
         if not record.warmup:
             key = (cell, record.sizing)
-            self.counts[key] = self.counts.get(key, 0) + 1
+            if self._repeated(key, record, repeat_disturbed):
+                self.repeated[key] = self.repeated.get(key, 0) + 1
+            else:
+                self.counts[key] = self.counts.get(key, 0) + 1
         if not record.ok or (not calibrating and self.complete(cell, expected)):
             self.ended.add(cell)
             return True
         return False
+
+    def _repeated(self, key: tuple[Cell, str], record: Record, repeat_disturbed: int) -> bool:
+        """Will the runner measure this repetition again (disturbed, budget left)?"""
+        return (
+            record.ok
+            and self.repeated.get(key, 0) < repeat_disturbed
+            and is_disturbed(record.others_cpu_s, record.wall_s)
+        )
 
     def complete(self, cell: Cell, expected: int) -> bool:
         """Every sizing of ``cell`` has ``expected`` steady repetitions."""
@@ -124,6 +142,7 @@ def plan_groups(suite: Suite, runtimes: Iterable[Runtime]) -> list[Group]:
                         invocation=invocation,
                         interleave=suite.interleave,
                         scaling_min_unit_s=suite.scaling_min_unit_s,
+                        repeat_disturbed=suite.repeat_disturbed,
                     )
                 )
     return groups
@@ -138,6 +157,15 @@ def runner_argv(group: Group, cells: list[Cell]) -> tuple[str, ...]:
         options += ("--interleave", "--order-seed", str(group.order_seed))
     if group.scaling_min_unit_s > 0:
         options += ("--scaling-min-unit-s", f"{group.scaling_min_unit_s:g}")
+    if group.repeat_disturbed > 0:  # the runner repeats by the rule the analysis leaves out by
+        options += (
+            "--repeat-disturbed",
+            str(group.repeat_disturbed),
+            "--disturbed-share",
+            repr(DISTURBED_SHARE),
+            "--disturbed-floor-s",
+            repr(DISTURBED_FLOOR_S),
+        )
     return (
         RUNNER,
         "--workload",
@@ -261,7 +289,8 @@ class GroupRunner:
 
     def _append(self, group: Group, cell: Cell, record: Record, ledger: CellLedger) -> None:
         append_record(self.results, record)
-        if ledger.note(cell, record, group.plan.reps, group.scaling_min_unit_s > 0):
+        calibrating = group.scaling_min_unit_s > 0
+        if ledger.note(cell, record, group.plan.reps, calibrating, group.repeat_disturbed):
             self.on_cell_done(cell, record)
 
     def _fail(
@@ -347,16 +376,17 @@ def cell_of(record: Record) -> Cell:
 
 def completed_cells(results: Path, groups: Iterable[Group]) -> set[Cell]:
     """Cells an earlier attempt finished (all steady repetitions, or an `ok: false` record)."""
-    expected = {c: g.plan.reps for g in groups for c in g.cells}
+    expected = {c: (g.plan.reps, g.repeat_disturbed) for g in groups for c in g.cells}
     if not results.is_file():
         return set()
     ledger = CellLedger()
     for record in iter_records(results):
         cell = cell_of(record)
         if cell in expected:
-            ledger.note(cell, record, expected[cell], calibrating=True)
+            reps, repeat_disturbed = expected[cell]
+            ledger.note(cell, record, reps, True, repeat_disturbed)
     by_reps: dict[int, list[Cell]] = {}
-    for cell, reps in expected.items():
+    for cell, (reps, _) in expected.items():
         by_reps.setdefault(reps, []).append(cell)
     for reps, cells in by_reps.items():
         ledger.settle(cells, reps)

@@ -11,6 +11,9 @@ by name, never guessed):
   ``order_seed``, ``position``, ``sizing`` (fixed | calibrated), ``unit_s``,
   ``pool_roundtrip_s``, ``cpuset_busy_s``, ``steal_s``, ``others_cpu_s``. Migration: a
   schema-1 record reads as invocation 0, sizing "fixed", the other new fields null.
+  Later additions to 2, optional (written only when set; absent reads as null):
+  ``unit_checksums`` (each unit's checksum, so cells of different worker counts can be
+  compared) and ``repeat_of`` (the rep of the disturbed measurement this one measures again).
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ SUPPORTED_SCHEMAS = frozenset({1, 2})
 RESULTS_FILE = "results.jsonl"
 META_FILE = "meta.json"
 TAIL_SCAN_BYTES = 1 << 20  # a record line is far shorter than this
+# fields added to schema 2 after its first files: left out of a line while null, so a record
+# without them is written exactly as before
+OPTIONAL_FIELDS = ("unit_checksums", "repeat_of")
 
 
 class ResultsError(GilbenchError, ValueError):
@@ -79,10 +85,16 @@ class Record:
     cpuset_busy_s: float | None = None
     steal_s: float | None = None
     others_cpu_s: float | None = None
+    unit_checksums: list[str] | None = None
+    repeat_of: int | None = None
     schema: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        data = asdict(self)
+        for name in OPTIONAL_FIELDS:
+            if data[name] is None:
+                del data[name]
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "record") -> Record:

@@ -1,6 +1,8 @@
 """A stand-in for workloads/gilbench_runner.py that misbehaves in the cell threads x2, as the
 workload name asks: `boom` raises, `hang` sleeps forever, `junk` prints garbage, `die` exits,
-`future` speaks a record schema this harness does not know.
+`future` speaks a record schema this harness does not know, `noisy` has its first two steady
+measurements disturbed by other processes (and, like the real runner, measures a disturbed one
+again while --repeat-disturbed allows).
 Any other workload behaves. Used by the run-matrix tests, locally and inside containers."""
 import argparse
 import json
@@ -10,20 +12,55 @@ import time
 p = argparse.ArgumentParser()
 for flag in ("--workload", "--modes", "--workers", "--size", "--reps", "--warmups",
              "--warmup-seconds", "--pool", "--scaling-min-unit-s", "--invocation",
-             "--order-seed"):
+             "--order-seed", "--repeat-disturbed", "--disturbed-share", "--disturbed-floor-s"):
     p.add_argument(flag)
 p.add_argument("--interleave", action="store_true")  # accepted like the real runner's options
 a = p.parse_args()
+WALL_S = 0.01
+NOISY_OTHERS_S = 1.0  # a whole CPU-second of others in a 10 ms measurement: disturbed
+
+
+def disturbed(record):
+    """The real runner's rule, with the numbers the harness passed."""
+    if "others_cpu_s" not in record or not a.repeat_disturbed:
+        return False
+    limit = max(float(a.disturbed_share) * record["wall_s"], float(a.disturbed_floor_s))
+    return record["others_cpu_s"] > limit
+
+
+def measurements(mode, workers):
+    """The cell's records in order: warm-ups, then steady ones, each disturbed one followed by
+    its repetition while the budget lasts."""
+    warmups, reps = int(a.warmups), int(a.reps)
+    budget = int(a.repeat_disturbed or 0)
+    noisy_left = 2 if (a.workload == "noisy" and mode == "threads" and workers == 2) else 0
+    rep = 0
+    for slot in range(warmups + reps):
+        repeat_of = None
+        while True:
+            record = dict(schema=1, workload=a.workload, mode=mode, workers=workers,
+                          size=int(a.size), rep=rep, warmup=slot < warmups, ok=True,
+                          wall_s=WALL_S, cpu_s=WALL_S, implementation="cpython")
+            if repeat_of is not None:
+                record.update(schema=2, repeat_of=repeat_of)
+            if noisy_left and slot >= warmups:
+                record.update(schema=2, others_cpu_s=NOISY_OTHERS_S)
+                noisy_left -= 1
+            rep += 1
+            yield record
+            if record["warmup"] or budget == 0 or not disturbed(record):
+                break
+            budget -= 1
+            repeat_of = record["rep"]
+
+
 for mode in a.modes.split(","):
     for workers in [int(w) for w in a.workers.split(",")]:
-        for rep in range(int(a.warmups) + int(a.reps)):
-            base = dict(schema=1, workload=a.workload, mode=mode, workers=workers,
-                        size=int(a.size), rep=rep, warmup=rep < int(a.warmups), ok=True,
-                        wall_s=0.01, cpu_s=0.01, implementation="cpython")
+        for base in measurements(mode, workers):
             bad = mode == "threads" and workers == 2
             if bad and a.workload == "hang":
                 time.sleep(3600)
-            if bad and a.workload == "junk" and rep == 1:
+            if bad and a.workload == "junk" and base["rep"] == 1:
                 print("Traceback (most recent call last): oops", flush=True)
                 continue
             if bad and a.workload == "die":

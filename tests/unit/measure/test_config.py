@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError
-from harness.measure.config import WorkloadInfo, discover_workloads, load_suite, parse_suite
+from harness.measure.config import (
+    DEFAULT_REPEAT_DISTURBED,
+    WorkloadInfo,
+    discover_workloads,
+    load_suite,
+    parse_suite,
+    suite_from_meta,
+)
 from harness.measure.runtimes import load_registry
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -61,6 +68,8 @@ def test_warmups_precedence():
         (_suite(workers=[1, 0]), r"s.yaml: workers[1]: expected a positive integer, got 0"),
         (_suite(memory="lots"), "s.yaml: memory: expected e.g. 512m or 2g"),
         (_suite(timeout="1"), "s.yaml: unknown field(s) timeout"),
+        (_suite(repeat_disturbed=-1), "s.yaml: repeat_disturbed: expected extra measurements per cell >= 0 (0: never repeat), got -1"),
+        (_suite(repeat_disturbed=True), "s.yaml: repeat_disturbed: expected extra measurements"),
         (_suite(workloads=[]), "s.yaml: workloads: expected a mapping"),
         (["not", "a", "mapping"], "s.yaml: expected a mapping at the top level"),
     ],
@@ -96,3 +105,15 @@ def test_the_shipped_suites_load_and_cover_every_workload():
         assert {p.name for p in suite.workloads} == set(catalogue), name
         for plan in suite.workloads:
             assert set(plan.modes) <= set(catalogue[plan.name].modes)
+
+
+def test_repeat_disturbed_defaults_and_is_kept_as_run():
+    assert parse_suite(_suite(), "s", "s.yaml", CATALOGUE).repeat_disturbed == DEFAULT_REPEAT_DISTURBED
+    suite = parse_suite(_suite(repeat_disturbed=0), "s", "s.yaml", CATALOGUE)
+    assert suite.repeat_disturbed == 0
+    assert suite_from_meta(suite.as_dict(), "meta.json").repeat_disturbed == 0
+    # a run from before repeats existed is resumed as it ran: never repeating
+    older = {k: v for k, v in suite.as_dict().items() if k != "repeat_disturbed"}
+    assert suite_from_meta(older, "meta.json").repeat_disturbed == 0
+    again = parse_suite(_suite(repeat_disturbed=3), "s", "s.yaml", CATALOGUE)
+    assert suite_from_meta(again.as_dict(), "meta.json").repeat_disturbed == 3

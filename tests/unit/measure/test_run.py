@@ -17,28 +17,30 @@ from harness.measure.matrix import (
     completed_cells,
     next_batch,
     plan_groups,
+    runner_argv,
     set_aside_partial,
 )
 from harness.measure.runtimes import Runtime
 from harness.store.results import RESULTS_FILE, Record, iter_records
+from harness.vocabulary import DISTURBED_FLOOR_S, DISTURBED_SHARE
 
 FAKE_RUNNER = Path(__file__).resolve().parents[2] / "data" / "fake_runner.py"
 CATALOGUE = {
     name: WorkloadInfo(name, "cpu", 1, ("serial", "threads"))
-    for name in ("fine", "boom", "hang", "junk", "die", "future")
+    for name in ("fine", "boom", "hang", "junk", "die", "future", "noisy")
 }
 RUNTIME = Runtime(id="local-python", family="local", image="", dockerfile="", context="",
                   build_args={}, expected_gil=None, warmups=0, description="")
 
 
 def _setup(tmp_path: Path, workload: str = "fine", workers: list[int] | None = None,
-           idle_timeout_s: float = 60):
+           idle_timeout_s: float = 60, **suite_fields):
     workloads = tmp_path / "workloads"
     workloads.mkdir()
     (workloads / "gilbench_runner.py").write_text(FAKE_RUNNER.read_text())
     suite = parse_suite(
         {"reps": 2, "warmups": 1, "workers": workers or [1, 2, 4],
-         "workloads": {workload: {"size": 3}}},
+         "workloads": {workload: {"size": 3}}, **suite_fields},
         "t", "t.yaml", CATALOGUE,
     )
     (group,) = plan_groups(suite, [RUNTIME])
@@ -279,3 +281,45 @@ def test_an_interleaved_invocation_that_dies_fails_every_unfinished_cell(tmp_pat
     for key in (("threads", 2), ("threads", 4)):
         (failed,) = cells[key]
         assert not failed.ok and "exited with code 7" in failed.error
+
+
+@pytest.mark.parametrize(
+    ("repeat_disturbed", "repeat_of"),
+    [
+        (2, [None, None, 1, 2, None]),  # two disturbed in a row, both measured again
+        (1, [None, None, 1, None]),     # the budget ends: the second disturbed one counts
+        (0, [None, None, None]),        # never repeated: left out and counted, as before
+    ],
+)
+def test_a_disturbed_repetition_the_runner_repeats_does_not_end_its_cell(
+    tmp_path, repeat_disturbed, repeat_of
+):
+    group, runner, results, finished = _setup(
+        tmp_path, "noisy", workers=[1, 2], repeat_disturbed=repeat_disturbed
+    )
+    assert group.repeat_disturbed == repeat_disturbed
+    runner.run(group, set())
+    noisy = _by_cell(results)[("threads", 2)]
+    # every measurement is kept, the disturbed ones too; the cell waited for its repetitions
+    assert [r.repeat_of for r in noisy] == repeat_of
+    assert [r.rep for r in noisy] == list(range(len(repeat_of)))
+    assert [r.others_cpu_s is not None for r in noisy[1:3]] == [True, True]
+    assert {k: v for k, v in _counts(results).items() if k != ("threads", 2)} == {
+        ("serial", 1): 3, ("serial", 2): 3, ("threads", 1): 3}
+    assert len(finished) == 4 and all(r is None or r.ok for _, r in finished)
+    # a resumed run counts the same way: every cell is complete
+    assert completed_cells(results, [group]) == set(group.cells)
+
+
+def test_the_runner_repeats_by_the_rule_the_analysis_uses(tmp_path):
+    group, _, _, _ = _setup(tmp_path, repeat_disturbed=3)
+    argv = runner_argv(group, list(group.cells))
+
+    def value(flag: str) -> str:
+        return argv[argv.index(flag) + 1]
+
+    assert value("--repeat-disturbed") == "3"
+    assert float(value("--disturbed-share")) == DISTURBED_SHARE
+    assert float(value("--disturbed-floor-s")) == DISTURBED_FLOOR_S
+    never = runner_argv(replace(group, repeat_disturbed=0), list(group.cells))
+    assert not {"--repeat-disturbed", "--disturbed-share"} & set(never)

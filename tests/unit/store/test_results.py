@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from harness.store.results import SCHEMA_VERSION, Record, ResultsError
@@ -30,3 +32,12 @@ def test_new_records_carry_the_current_schema_and_its_fields():
 def test_an_unknown_schema_is_rejected_by_name():
     with pytest.raises(ResultsError, match=r"results.jsonl:3: schema 99 is not supported"):
         Record.from_dict({**SCHEMA_1, "schema": 99}, where="results.jsonl:3")
+
+
+def test_optional_fields_round_trip_and_are_left_out_while_null():
+    plain = Record.from_dict({**SCHEMA_1, "schema": SCHEMA_VERSION})
+    assert (plain.unit_checksums, plain.repeat_of) == (None, None)
+    assert "unit_checksums" not in plain.to_json() and "repeat_of" not in plain.to_json()
+    data = {**SCHEMA_1, "schema": SCHEMA_VERSION, "unit_checksums": ["1-2", "3-4"], "repeat_of": 1}
+    record = Record.from_dict(json.loads(Record.from_dict(data).to_json()))
+    assert (record.unit_checksums, record.repeat_of) == (["1-2", "3-4"], 1)

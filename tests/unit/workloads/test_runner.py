@@ -53,6 +53,8 @@ RECORD_FIELDS = {
     "error",
     "unsupported",
     "checksum",
+    "unit_checksums",
+    "repeat_of",
     "pool",
     "extra",
     "ts",

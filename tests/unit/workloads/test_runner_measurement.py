@@ -8,6 +8,7 @@ import math
 import os
 import py_compile
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -380,8 +381,9 @@ def test_runner_and_probe_compile_under_python27_syntax_rules(tmp_path):
     for path in (RUNNER, WORKLOADS / "probe.py"):
         py_compile.compile(str(path), doraise=True, cfile=str(tmp_path / (path.name + "c")))
     text = RUNNER.read_text()
-    for banned in ("nonlocal ", "yield from", "flush=True", 'f"', "async def"):
+    for banned in ("nonlocal ", "yield from", "flush=True", "async def"):
         assert banned not in text, banned
+    assert not re.search(r"\b[fF][rR]?[\"']", text)  # no f-string (an identifier may end in f)
 
 
 @pytest.mark.skipif(not PY27, reason="no Python 2.7 interpreter (pyenv) on this machine")
@@ -409,6 +411,12 @@ def test_everything_new_runs_on_python27():
             "2",
             "--pool",
             "subprocess",
+            "--repeat-disturbed",
+            "1",
+            "--disturbed-share",
+            "0.25",
+            "--disturbed-floor-s",
+            "0.05",
         ],
         capture_output=True,
         text=True,
@@ -421,6 +429,7 @@ def test_everything_new_runs_on_python27():
     assert {r["sizing"] for r in out} == {"fixed", "calibrated"}
     assert all(r["pool_roundtrip_s"] > 0 for r in out if r["mode"] == "processes")
     assert all(r["cpuset_busy_s"] is not None for r in out)
+    assert all(len(r["unit_checksums"]) == r["workers"] for r in out)
     probed = subprocess.run(
         [str(PY27[-1]), str(WORKLOADS / "probe.py")],
         capture_output=True,
@@ -440,4 +449,16 @@ def test_a_workload_whose_work_is_not_proportional_to_its_size_is_never_calibrat
             raise AssertionError("calibration must not even time it")
 
     opts = runner.parse_args(["--workload", "cpu", "--scaling-min-unit-s", "5"])
-    assert runner.calibrate(Factorial, 8, opts) == (8, None)
+    assert runner.calibrate(Factorial, 8, ["serial"], opts) == (8, None)
+
+
+def test_a_workload_unsupported_in_every_requested_mode_is_not_timed():
+    class Missing:
+        UNSUPPORTED = {"serial": "needs numpy", "threads": "needs numpy"}
+
+        @staticmethod
+        def unit(size, index):
+            raise AssertionError("calibration must not time a workload that cannot run here")
+
+    opts = runner.parse_args(["--workload", "numpy", "--scaling-min-unit-s", "5"])
+    assert runner.calibrate(Missing, 8, ["serial", "threads"], opts) == (8, None)
