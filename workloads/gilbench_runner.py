@@ -3,7 +3,7 @@ prints one JSON record per measurement on stdout (docs/formats.md, "The in-conta
 
     gilbench_runner.py --workload cpu --modes serial,threads,processes --workers 1,2,4 \
                        --size 3000 --reps 5 --warmups 1 [--pool auto|multiprocessing|subprocess] \
-                       [--scaling-min-unit-s 0.1] [--invocation K] [--interleave [--order-seed S]] \
+                       [--scaling-min-unit-s 0.1 [--scaled-size N]] [--invocation K] [--interleave [--order-seed S]] \
                        [--repeat-disturbed K --disturbed-share F --disturbed-floor-s S]
     gilbench_runner.py --list
     gilbench_runner.py --serve --workload cpu     (internal: a subprocess-pool worker)
@@ -112,6 +112,10 @@ def _parser():
     parser.add_argument("--scaling-min-unit-s", default="0",
                         help="scale the size of the scaling cells up until one serial unit "
                              "takes at least this many seconds (default 0: off)")
+    parser.add_argument("--scaled-size", default=None,
+                        help="with --scaling-min-unit-s: the size the first invocation's "
+                             "calibration chose (the suite size: none); used without timing, "
+                             "so every invocation of a cell measures the same work")
     parser.add_argument("--invocation", default="0",
                         help="invocation number copied into every record (default 0)")
     parser.add_argument("--interleave", action="store_true",
@@ -199,6 +203,11 @@ def parse_args(argv):
     opts.warmups = _int(args.warmups, "--warmups", 0)
     opts.warmup_seconds = _float(args.warmup_seconds, "--warmup-seconds")
     opts.min_unit_s = _float(args.scaling_min_unit_s, "--scaling-min-unit-s")
+    opts.scaled_size = None
+    if args.scaled_size is not None:
+        if opts.min_unit_s <= 0:
+            raise UsageError("--scaled-size needs --scaling-min-unit-s")
+        opts.scaled_size = _int(args.scaled_size, "--scaled-size", 1)
     opts.invocation = _int(args.invocation, "--invocation", 0)
     opts.interleave = args.interleave
     opts.order_seed = None
@@ -771,6 +780,8 @@ def calibrate(module, size, modes, opts):
     unsupported = getattr(module, "UNSUPPORTED", {})
     if all(unsupported.get(mode) for mode in modes):
         return size, None  # nothing will run here (e.g. numpy missing): the cells say why
+    if opts.scaled_size is not None:  # an earlier invocation chose: the same work in every one
+        return opts.scaled_size, None
     try:
         warmed = 0
         deadline = common.perf_counter() + opts.warmup_seconds

@@ -65,7 +65,7 @@ PREVIOUS_NIGHTS = 14
 
 MIN_PREVIOUS = 3
 """Fewer baseline nights than this: "not enough history". The t quantiles keep few nights honest
-(with 3 nights only a step of ~80 % at the spread floor is flagged)."""
+(with 3 nights only a step of about +118 % at the spread floor is flagged)."""
 
 ALPHA_ONE = 0.001
 """Two-sided false-flag rate of the newest-night-alone test on Gaussian night noise."""

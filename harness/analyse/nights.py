@@ -26,7 +26,7 @@ from harness.analyse.replication import ByInvocation, level, paired_ratio
 from harness.store.layout import time_from_run_id
 from harness.store.meta import RunMeta
 from harness.store.results import Record, read_meta, read_records
-from harness.vocabulary import PARALLEL_MODES, SERIAL, pick_workers
+from harness.vocabulary import PARALLEL_MODES, SERIAL, is_disturbed, pick_workers
 
 COMPLETE = "complete"
 UNREADABLE = "unreadable"
@@ -298,7 +298,10 @@ class NightSeries:
 def night_series(records: Iterable[Record], cpus: int | None) -> NightSeries:
     """Series samples and values, cells that produced samples, failed cells (with the error).
 
-    Serial time: steady-state samples at the smallest serial worker count. Speedup of a
+    Serial time: steady-state samples at the smallest serial worker count, at a fixed size
+    only (a calibrated size follows the runtime's speed night by night, so its time is no
+    series; its speedups are). Measurements other processes disturbed are left out, as the
+    run report leaves them out. Speedup of a
     parallel mode: at the worker count the run report judges (``vocabulary.pick_workers``),
     ``stats.ratio_of_medians`` of serial over parallel; when serial did not run with that
     many units, T1 * N / TN from the smallest serial count.
@@ -314,6 +317,8 @@ def night_series(records: Iterable[Record], cpus: int | None) -> NightSeries:
                 failures.setdefault(cell, _one_line(record.error or "failed"))
             continue
         if record.warmup or not isinstance(record.wall_s, int | float) or record.wall_s <= 0:
+            continue
+        if is_disturbed(record.others_cpu_s, record.wall_s):
             continue
         # calibrated scaling cells: their size follows the runtime's speed, night by night
         size = CALIBRATED if record.sizing == "calibrated" else record.size
@@ -331,7 +336,7 @@ def night_series(records: Iterable[Record], cpus: int | None) -> NightSeries:
     values: dict[SeriesKey, float] = {}
     for (runtime, workload, size), modes in sorted(by_group.items()):
         serial = modes.get(SERIAL, {})
-        if serial:
+        if serial and size != CALIBRATED:
             smallest = min(serial)
             key = SeriesKey(runtime, workload, size, SERIAL, smallest)
             series[key] = tuple(v for walls in serial[smallest].values() for v in walls)
@@ -345,8 +350,9 @@ def night_series(records: Iterable[Record], cpus: int | None) -> NightSeries:
             scale = workers / base  # T1 * N / TN when serial did not run with N units
             key = SeriesKey(runtime, workload, size, mode, workers)
             series[key] = tuple(
-                statistics.median(serial[base].get(inv, walls)) * scale / t
+                statistics.median(serial[base][inv]) * scale / t
                 for inv, walls in parallel[workers].items()
+                if inv in serial[base]  # a ratio needs serial from the same invocation
                 for t in walls
             )
             values[key] = paired_ratio(serial[base], parallel[workers], scale).value

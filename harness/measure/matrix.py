@@ -13,7 +13,7 @@ import json
 import time
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +57,55 @@ class Group:
     interleave: bool = False
     scaling_min_unit_s: float = 0.0
     repeat_disturbed: int = 0
+    scaled_size: int | None = None
 
     @property
     def order_seed(self) -> int:
         """The seed of the interleaved cell order: fixed by the group, so a rerun repeats it."""
         key = f"{self.runtime.id}:{self.plan.name}:{self.invocation}"
         return zlib.crc32(key.encode("utf-8"))
+
+
+@dataclass
+class ScaledSizes:
+    """The size of the scaling cells per (runtime, workload), as the first invocation that
+    calibrated chose it. Later invocations, and a fresh container after a crash, are given that
+    size instead of timing a unit again: a unit near the threshold would otherwise be scaled in
+    one invocation and not in the next, and the invocations of one cell would measure
+    different work (seen here: Cython ``cpu`` at 0.08 s in one invocation, 0.1 s in two)."""
+
+    sizes: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    @classmethod
+    def from_results(cls, results: Path) -> ScaledSizes:
+        """The choices an earlier attempt of the run recorded (a resumed run keeps them)."""
+        known = cls()
+        if results.is_file():
+            for record in iter_records(results):
+                known.note(record)
+        return known
+
+    def note(self, record: Record) -> None:
+        """Learn from a record: a calibrated one carries the chosen size; a parallel one at the
+        suite's size means no scaling was needed."""
+        if not record.ok:
+            return
+        key = (record.runtime, record.workload)
+        if record.sizing == "calibrated" or record.mode != "serial":
+            self.sizes.setdefault(key, record.size)
+
+    def settle(self, group: Group) -> None:
+        """After a calibrating group that measured something: what it did not scale, it ran at
+        the suite's size (a serial-only workload says so only by the absence of scaling)."""
+        if group.scaling_min_unit_s > 0:
+            self.sizes.setdefault((group.runtime.id, group.plan.name), group.plan.size)
+
+    def apply(self, group: Group) -> Group:
+        """``group`` with the size chosen earlier, if any."""
+        size = self.sizes.get((group.runtime.id, group.plan.name))
+        if size is None or group.scaling_min_unit_s <= 0:
+            return group
+        return replace(group, scaled_size=size)
 
 
 @dataclass
@@ -157,6 +200,8 @@ def runner_argv(group: Group, cells: list[Cell]) -> tuple[str, ...]:
         options += ("--interleave", "--order-seed", str(group.order_seed))
     if group.scaling_min_unit_s > 0:
         options += ("--scaling-min-unit-s", f"{group.scaling_min_unit_s:g}")
+        if group.scaled_size is not None:
+            options += ("--scaled-size", str(group.scaled_size))
     if group.repeat_disturbed > 0:  # the runner repeats by the rule the analysis leaves out by
         options += (
             "--repeat-disturbed",
@@ -222,14 +267,20 @@ class GroupRunner:
         self.cpuset = cpuset
         self.on_cell_done = on_cell_done
         self.on_cell_start = on_cell_start
+        self.scaled_sizes = ScaledSizes.from_results(results)
+        self.measured = 0  # ok records of the group running now
 
     def run(self, group: Group, done: set[Cell]) -> None:
         """Run every cell of `group` not in `done`; each ends with records, whatever happens."""
         ledger = CellLedger(ended=set(done))
+        self.measured = 0
         while True:
             remaining = [c for c in group.cells if c not in ledger.ended]
             if not remaining:
+                if self.measured:
+                    self.scaled_sizes.settle(group)
                 return
+            group = self.scaled_sizes.apply(group)
             batch = next_batch(group, remaining)
             self.on_cell_start(batch[0])
             outcome = self._execute(group, batch, ledger)
@@ -289,6 +340,8 @@ class GroupRunner:
 
     def _append(self, group: Group, cell: Cell, record: Record, ledger: CellLedger) -> None:
         append_record(self.results, record)
+        self.scaled_sizes.note(record)
+        self.measured += record.ok
         calibrating = group.scaling_min_unit_s > 0
         if ledger.note(cell, record, group.plan.reps, calibrating, group.repeat_disturbed):
             self.on_cell_done(cell, record)

@@ -42,8 +42,8 @@ and in both cases by at least **{threshold:.0%}** and outside the baseline night
 flag stays listed (*standing*) until a night is back (inside the pre-step range, or within
 {threshold:.0%} of the old level) and nearer the old level than the step's; that night it is
 listed once as *recovered*. On simulated series
-with 5 % night-to-night noise this lists a noise-only series on about 1 % of nights; a 10 %
-step is caught by its 2nd night about a third of the time and by its 4th about half of the
+with 5 % night-to-night noise this lists a noise-only series on about 0.5 % of nights; a 10 %
+step is caught by its 2nd night about a quarter of the time and by its 4th about half of the
 time (docs/nightly.md: why no rule can promise both at that noise).
 
 Serial time: higher is a regression. Speedup: lower is a regression. When the runtime build or

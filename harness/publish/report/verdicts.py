@@ -237,7 +237,6 @@ def _judge(a: Analysis, claim: Claim, info: RuntimeInfo) -> Verdict:
         return verdict
     judges = {
         "refcount": refcount_verdict,
-        "nogil": nogil_verdict,
         "spawn": spawn_verdict,
         "convoy": convoy_verdict,
         "serial-speed": serial_verdict,
@@ -246,6 +245,8 @@ def _judge(a: Analysis, claim: Claim, info: RuntimeInfo) -> Verdict:
     }
     if claim.key == "clib-threads":
         return clib_verdict(a, info)
+    if claim.key == "nogil":
+        return nogil_verdict(a, info)
     return judges[claim.key](a, rt)
 
 
@@ -262,7 +263,13 @@ def _with_asyncio_vs_threads(a: Analysis, rt: str, workload: str, verdict: Verdi
         extra = f"same as threads: {f.times(c.ratio)} ({span})"
     else:
         extra = f"vs threads inconclusive: {f.times(c.ratio)} ({span})"
-    return Verdict(verdict.symbol, f"{verdict.text}; {extra}", value=verdict.value)
+    return Verdict(
+        verdict.symbol,
+        f"{verdict.text}; {extra}",
+        value=verdict.value,
+        why=verdict.why,
+        parts=verdict.parts,
+    )
 
 
 # --- claims answered by several workloads ------------------------------------------------------
@@ -330,13 +337,26 @@ def refcount_verdict(a: Analysis, rt: str) -> Verdict:
     )
 
 
-def nogil_verdict(a: Analysis, rt: str) -> Verdict:
+def nogil_verdict(a: Analysis, info: RuntimeInfo) -> Verdict:
     """Threads on C code that releases the GIL (``cpu_nogil``), beside the same primes without
-    ``with nogil:`` (``cpu``) on the same runtime."""
+    ``with nogil:`` (``cpu``) on the same runtime: where plain threads scale under a GIL too,
+    the contrast failed and nothing is judged."""
+    rt = info.id
     verdict = mode_verdict(a, rt, NOGIL, "threads")
     if verdict.symbol in (NA, NOT_APPLICABLE):
         return verdict
     plain = mode_verdict(a, rt, NOGIL_PLAIN, "threads")
+    if has_gil(info) and plain.symbol in (YES, PARTLY):
+        why = (
+            f"the contrast, plain `{NOGIL_PLAIN}` threads holding the GIL, {plain.word} on a "
+            "GIL runtime"
+        )
+        return Verdict(
+            WARN,
+            f"{verdict.text}; but {why}: something is wrong with this run or runtime",
+            value=verdict.value,
+            why=why,
+        )
     return Verdict(
         verdict.symbol,
         f"{verdict.text}; plain `{NOGIL_PLAIN}` threads {plain.text}",

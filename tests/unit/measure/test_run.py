@@ -14,6 +14,7 @@ from harness.measure.config import WorkloadInfo, parse_suite
 from harness.measure.matrix import (
     Cell,
     GroupRunner,
+    ScaledSizes,
     completed_cells,
     next_batch,
     plan_groups,
@@ -323,3 +324,37 @@ def test_the_runner_repeats_by_the_rule_the_analysis_uses(tmp_path):
     assert float(value("--disturbed-floor-s")) == DISTURBED_FLOOR_S
     never = runner_argv(replace(group, repeat_disturbed=0), list(group.cells))
     assert not {"--repeat-disturbed", "--disturbed-share"} & set(never)
+
+
+def test_every_invocation_measures_the_size_the_first_one_calibrated(tmp_path):
+    groups, results = _real_run(
+        tmp_path, {"scaling_min_unit_s": 0.05, "invocations": 3}, [RUNTIME]
+    )
+    calibrated = [r for r in iter_records(results) if r.sizing == "calibrated"]
+    assert {r.invocation for r in calibrated} == {0, 1, 2}
+    assert len({r.size for r in calibrated}) == 1  # the same work in every invocation
+    # only the first invocation timed a unit; the later ones were given its choice
+    assert {r.invocation for r in calibrated if r.unit_s is not None} == {0}
+    assert groups[1].scaled_size is None  # planned without it: learnt while running
+    assert completed_cells(results, groups) == {c for g in groups for c in g.cells}
+
+
+def test_scaled_sizes_are_learnt_from_records_and_from_an_earlier_attempt(tmp_path):
+    group = _setup(tmp_path)[0]
+    calibrating = replace(group, scaling_min_unit_s=0.1)
+    sizes = ScaledSizes()
+    assert sizes.apply(calibrating).scaled_size is None
+    serial = Record(run_id="r", runtime=RUNTIME.id, workload=group.plan.name, mode="serial",
+                    workers=1, size=group.plan.size, rep=0, warmup=False, ok=True)  # fmt: skip
+    sizes.note(serial)  # a fixed serial cell runs whether or not the others were scaled
+    assert sizes.apply(calibrating).scaled_size is None
+    sizes.settle(calibrating)  # the group ended: nothing was scaled
+    assert sizes.apply(calibrating).scaled_size == group.plan.size
+    assert "--scaled-size" in runner_argv(sizes.apply(calibrating), list(group.cells))
+    assert sizes.apply(group) is group  # a suite that does not calibrate is left alone
+
+    results = tmp_path / "earlier.jsonl"
+    scaled = replace(serial, sizing="calibrated", size=group.plan.size * 3)
+    results.write_text(scaled.to_json() + "\n", encoding="utf-8")
+    resumed = ScaledSizes.from_results(results)
+    assert resumed.apply(calibrating).scaled_size == group.plan.size * 3

@@ -116,6 +116,15 @@ def test_the_nogil_row_judges_cython_against_its_plain_threads(tmp_path):
     assert str(rows["cpu-threads"].seed["cython-3.13"]) == seed.HOLDS
 
 
+def test_the_nogil_row_is_not_judged_when_plain_cython_threads_scale_too(tmp_path, monkeypatch):
+    monkeypatch.setitem(SPEEDUP, ("cython-3.13", "cpu", "threads"), 1.9)
+    rows = _rows(_run(tmp_path))
+    cython = rows["nogil"].cells["cython-3.13"]
+    assert cython.symbol == judge.WARN
+    assert "the contrast, plain `cpu` threads holding the GIL, scales on a GIL runtime" in cython.text
+    assert str(rows["nogil"].seed["cython-3.13"]) == seed.NOT_JUDGED
+
+
 def test_the_nogil_row_is_left_out_without_cpu_nogil_records(tmp_path):
     a = _run(tmp_path, with_nogil=False)
     assert "nogil" not in _rows(a)

@@ -462,3 +462,17 @@ def test_a_workload_unsupported_in_every_requested_mode_is_not_timed():
 
     opts = runner.parse_args(["--workload", "numpy", "--scaling-min-unit-s", "5"])
     assert runner.calibrate(Missing, 8, ["serial", "threads"], opts) == (8, None)
+
+
+def test_a_size_chosen_by_an_earlier_invocation_is_used_without_timing():
+    class Cpu:
+        @staticmethod
+        def unit(size, index):
+            raise AssertionError("a later invocation must not time a unit again")
+
+    opts = runner.parse_args(
+        ["--workload", "cpu", "--scaling-min-unit-s", "0.1", "--scaled-size", "240"]
+    )
+    assert runner.calibrate(Cpu, 80, ["serial", "threads"], opts) == (240, None)
+    with pytest.raises(runner.UsageError, match="--scaled-size needs --scaling-min-unit-s"):
+        runner.parse_args(["--workload", "cpu", "--scaled-size", "240"])
