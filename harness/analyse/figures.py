@@ -98,11 +98,15 @@ class Figures:
         cpus: int | None,
         kinds: dict[str, str | None],
         fixed_cells: dict[CellKey, pd.DataFrame] | None = None,
+        fixed_cell_rows: dict[CellKey, dict[str, Any]] | None = None,
     ) -> None:
         self.df = df
         self.steady_cells = steady_cells
         self.fixed_cells = steady_cells if fixed_cells is None else fixed_cells
         self.cell_rows = cell_rows
+        # the warm-up figures work at the suite's size: a fresh interpreter's first cell
+        self.fixed_cell_rows = cell_rows if fixed_cell_rows is None else fixed_cell_rows
+        self.fixed_df = stats.sizing_view(df, stats.FIXED)
         self.cpus = cpus
         self.kinds = kinds
 
@@ -312,7 +316,7 @@ class Figures:
                 first = self._first_cell(rt, workload)
                 if first is None:
                     continue
-                row = self.cell_rows[(rt, workload, first[0], first[1])]
+                row = self.fixed_cell_rows[(rt, workload, first[0], first[1])]
                 if row["status"] == "ok" and not isnan(row["warmup_ratio"]):
                     ratios.append(float(row["warmup_ratio"]))
                     used[(rt, workload)] = first
@@ -321,7 +325,8 @@ class Figures:
         return estimates, used
 
     def _first_cell(self, rt: str, workload: str) -> tuple[str, int] | None:
-        rows = self.df[(self.df["runtime"] == rt) & (self.df["workload"] == workload)]
+        df = self.fixed_df
+        rows = df[(df["runtime"] == rt) & (df["workload"] == workload)]
         if not len(rows):
             return None
         if rows["ts"].notna().all():
@@ -381,7 +386,7 @@ class Figures:
     ) -> dict[tuple[str, str], WarmupCurve]:
         """Each repetition of the cells the warm-up verdict used, relative to its steady median."""
         out = {}
-        df = self.df
+        df = self.fixed_df
         for (rt, workload), (mode, n) in sorted(used.items()):
             rows = df[
                 (df["runtime"] == rt)

@@ -91,14 +91,22 @@ class Analysis:
     n_tests: int = 0
     steady_cells: dict[CellKey, pd.DataFrame] = field(default_factory=dict, repr=False)
     cell_rows: dict[CellKey, dict[str, Any]] = field(default_factory=dict, repr=False)
+    # the same summaries at the suite's size only (a calibrating run's serial cells have two)
+    fixed_cell_rows: dict[CellKey, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     @property
     def runtime_ids(self) -> list[str]:
         return [r.id for r in self.runtimes]
 
     def cell(self, runtime: str, workload: str, mode: str, workers: int) -> dict[str, Any] | None:
-        """The summary row of one cell, or None when it never ran."""
+        """The summary row of one cell (at its scaling size), or None when it never ran."""
         return self.cell_rows.get((runtime, workload, mode, int(workers)))
+
+    def fixed_cell(
+        self, runtime: str, workload: str, mode: str, workers: int
+    ) -> dict[str, Any] | None:
+        """The summary row of one cell at the suite's size (the same work on every runtime)."""
+        return self.fixed_cell_rows.get((runtime, workload, mode, int(workers)))
 
     def samples(
         self, runtime: str, workload: str, mode: str, workers: int, column: str = "wall_s"
@@ -151,7 +159,8 @@ def analyse_frame(
 ) -> Analysis:
     """:func:`analyse` on already loaded inputs."""
     base = baseline or meta.baseline or DEFAULT_BASELINE
-    cells = stats.summarize_cells(df)
+    cells = stats.summarize_cells(stats.sizing_view(df, stats.SCALING))
+    fixed_rows = _cell_rows(stats.summarize_cells(stats.sizing_view(df, stats.FIXED)))
     cpus, cpus_basis = ceiling_cpus(meta)
     runtimes = _runtime_infos(meta, df, base)
     ids = [r.id for r in runtimes]
@@ -159,7 +168,9 @@ def analyse_frame(
     kinds = {w: _kind(cells, w) for w in workloads}
     steady_cells = stats.steady_by_cell(df, stats.SCALING)
     cell_rows = _cell_rows(cells)
-    b = Figures(df, steady_cells, cell_rows, cpus, kinds, stats.steady_by_cell(df, stats.FIXED))
+    b = Figures(
+        df, steady_cells, cell_rows, cpus, kinds, stats.steady_by_cell(df, stats.FIXED), fixed_rows
+    )
 
     verdict_workers = {}
     for workload in workloads:
@@ -238,6 +249,7 @@ def analyse_frame(
         n_tests=sum(1 for _, _, c in family if c.testable),
         steady_cells=steady_cells,
         cell_rows=cell_rows,
+        fixed_cell_rows=fixed_rows,
     )
 
 

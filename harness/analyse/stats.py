@@ -367,6 +367,21 @@ SCALING = "scaling"
 FIXED = "fixed"
 
 
+def sizing_view(df: pd.DataFrame, sizing: str) -> pd.DataFrame:
+    """The rows of one sizing per cell (warm-ups and failures included, for summaries): a
+    calibrating run measured serial cells at two sizes, and a median over both is no one's.
+    ``FIXED``: the suite's size; ``SCALING``: the calibrated size where the cell has one.
+    Failed rows are kept in both views."""
+    if "sizing" not in df.columns or df.empty:
+        return df
+    calibrated = df["sizing"].fillna(FIXED) == "calibrated"
+    failed = ~df["ok"].astype(bool)
+    if sizing == FIXED:
+        return df[~calibrated | failed]
+    has = calibrated.groupby([df[c] for c in CELL]).transform("any")
+    return df[calibrated | ~has | failed]
+
+
 def steady_by_cell(df: pd.DataFrame, sizing: str = SCALING) -> dict[CellKey, pd.DataFrame]:
     """The steady rows of every cell, keyed by (runtime, workload, mode, workers).
 

@@ -88,7 +88,7 @@ def warmup(a: Analysis, images: dict[str, str]) -> str:
         for (r, workload), (mode, n) in sorted(a.warmup_cells.items()):
             if r != rid:
                 continue
-            row = a.cell(rid, workload, mode, n)
+            row = a.fixed_cell(rid, workload, mode, n)
             if row is None:
                 continue
             rows.append(

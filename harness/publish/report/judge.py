@@ -32,7 +32,7 @@ BEYOND_CEILING = 1.05
 CONVOY_INFLATION = 2.0
 # A first run at least 1.5x the steady time changes what a single timing tells you (hyperfine
 # warns on "first run much slower"); below that it is within this machine's noise. Judged on
-# the interval: all of it above -> "needs warm-up", all below -> "yes", else "some warm-up".
+# the interval: all of it above -> "needs warm-up", all below -> "yes", else "inconclusive".
 WARMUP_NOTABLE = 1.5
 
 YES, PARTLY, NO, INCONCLUSIVE, WARN, INFO = "✅", "🟡", "❌", "❔", "⚠️", "ℹ️"

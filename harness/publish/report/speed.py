@@ -22,7 +22,7 @@ def serial(a: Analysis, images: dict[str, str]) -> str:
         excluded = a.kinds.get(workload) in NOT_SPEED_KINDS
         ns = {n for (rid, w), (n, _) in a.serial_vs_baseline.items() if w == workload}
         base_n = max(ns)
-        base_median = a.cell(a.baseline, workload, "serial", base_n)
+        base_median = a.fixed_cell(a.baseline, workload, "serial", base_n)
         label = f"`{workload}`" + (" (not in geomean)" if excluded else "")
         row = [label, str(base_n), f.seconds(base_median["median"]) if base_median else f.DASH]
         for rid in others:

@@ -466,7 +466,12 @@ def warmup_verdict(a: Analysis, rt: str) -> Verdict:
         return Verdict(WARN, f"needs warm-up: {numbers}", value=e.value)
     if e.ci_high < WARMUP_NOTABLE:
         return Verdict(YES, f"yes: {numbers}", value=e.value)
-    return Verdict(PARTLY, f"some warm-up: {numbers}", value=e.value)
+    return Verdict(
+        INCONCLUSIVE,
+        f"inconclusive: {numbers}: the interval straddles the {f.times(WARMUP_NOTABLE)} threshold",
+        value=e.value,
+        why=f"the interval straddles the {f.times(WARMUP_NOTABLE)} threshold",
+    )
 
 
 def free_threading_verdict(a: Analysis, rt: str) -> Verdict:
