@@ -201,6 +201,10 @@ def cell_health(df: pd.DataFrame) -> dict[CellKey, CellHealth]:
         timed_out = int(errors.str.startswith("timeout").sum())
         hit = ok & noisy.loc[cell.index]
         clean = cell[ok & ~hit]
+        if "sizing" in clean.columns:  # a calibrating run's serial cell ran at two sizes:
+            calibrated = clean["sizing"].fillna("fixed") == "calibrated"  # judge the one its
+            if calibrated.any():  # verdicts use, never the spread between the two sizes
+                clean = clean[calibrated]
         walls = {
             int(inv): group["wall_s"].to_numpy(dtype=float)
             for inv, group in clean.groupby("invocation", sort=True)

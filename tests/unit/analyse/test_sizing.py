@@ -50,6 +50,8 @@ def test_cell_summaries_never_mix_the_two_sizes(tmp_path):
     assert a.cell("cpython-3.13", "cpu", "serial", 2)["median"] == 3.0  # the scaling reference
     assert a.fixed_cell("cpython-3.13", "cpu", "serial", 2)["median"] == 1.0  # cross-runtime
     assert a.speedups[("cpython-3.13", "cpu", "threads", 2)].comparison.ratio == 2.0
+    # steady at each size: the spread between the two sizes is no instability
+    assert a.health[("cpython-3.13", "cpu", "serial", 2)].unstable is None
 
 
 def test_the_warm_up_ratio_compares_a_cold_run_with_steady_runs_of_the_same_size(tmp_path):
