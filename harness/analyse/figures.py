@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analyse import stats
+from harness.analyse.sizing import FIXED, sizing_view
 from harness.analyse.stats import CellKey, Comparison, Estimate
 from harness.vocabulary import (
     LATENCY_KINDS,
@@ -106,7 +107,7 @@ class Figures:
         self.cell_rows = cell_rows
         # the warm-up figures work at the suite's size: a fresh interpreter's first cell
         self.fixed_cell_rows = cell_rows if fixed_cell_rows is None else fixed_cell_rows
-        self.fixed_df = stats.sizing_view(df, stats.FIXED)
+        self.fixed_df = sizing_view(df, FIXED)
         self.cpus = cpus
         self.kinds = kinds
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from harness.analyse.sizing import SCALING, sizing_view
 from harness.vocabulary import DISTURBED_FLOOR_S, DISTURBED_SHARE, SERIAL
 
 # pyperf warns when the spread is over 10% of the mean; robust twin: 1.4826 MAD / median
@@ -200,11 +201,8 @@ def cell_health(df: pd.DataFrame) -> dict[CellKey, CellHealth]:
         errors = cell.loc[~ok, "error"].fillna("").astype(str)
         timed_out = int(errors.str.startswith("timeout").sum())
         hit = ok & noisy.loc[cell.index]
-        clean = cell[ok & ~hit]
-        if "sizing" in clean.columns:  # a calibrating run's serial cell ran at two sizes:
-            calibrated = clean["sizing"].fillna("fixed") == "calibrated"  # judge the one its
-            if calibrated.any():  # verdicts use, never the spread between the two sizes
-                clean = clean[calibrated]
+        # the size its verdicts use, never the spread between a serial cell's two sizes
+        clean = sizing_view(cell[ok & ~hit], SCALING)
         walls = {
             int(inv): group["wall_s"].to_numpy(dtype=float)
             for inv, group in clean.groupby("invocation", sort=True)

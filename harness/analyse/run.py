@@ -24,6 +24,7 @@ from harness.analyse.figures import (
     column_values,
     isnan,
 )
+from harness.analyse.sizing import FIXED, SCALING, sizing_view
 from harness.analyse.stats import CellKey, Comparison, Estimate
 from harness.store.meta import RunMeta
 from harness.store.results import read_meta
@@ -159,17 +160,17 @@ def analyse_frame(
 ) -> Analysis:
     """:func:`analyse` on already loaded inputs."""
     base = baseline or meta.baseline or DEFAULT_BASELINE
-    cells = stats.summarize_cells(stats.sizing_view(df, stats.SCALING))
-    fixed_rows = _cell_rows(stats.summarize_cells(stats.sizing_view(df, stats.FIXED)))
+    cells = stats.summarize_cells(sizing_view(df, SCALING))
+    fixed_rows = _cell_rows(stats.summarize_cells(sizing_view(df, FIXED)))
     cpus, cpus_basis = ceiling_cpus(meta)
     runtimes = _runtime_infos(meta, df, base)
     ids = [r.id for r in runtimes]
     workloads = tuple(sorted(df["workload"].unique(), key=workload_rank)) if len(df) else ()
     kinds = {w: _kind(cells, w) for w in workloads}
-    steady_cells = stats.steady_by_cell(df, stats.SCALING)
+    steady_cells = stats.steady_by_cell(df, SCALING)
     cell_rows = _cell_rows(cells)
     b = Figures(
-        df, steady_cells, cell_rows, cpus, kinds, stats.steady_by_cell(df, stats.FIXED), fixed_rows
+        df, steady_cells, cell_rows, cpus, kinds, stats.steady_by_cell(df, FIXED), fixed_rows
     )
 
     verdict_workers = {}

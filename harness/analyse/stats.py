@@ -20,10 +20,9 @@ from scipy import stats as sps
 
 from harness.analyse import replication
 from harness.analyse.integrity import disturbed
+from harness.analyse.sizing import CELL, SCALING, sizing_view
 from harness.store.results import Record, read_records
 from harness.vocabulary import mode_rank
-
-CELL = ["runtime", "workload", "mode", "workers"]
 
 # Fewer steady samples than this and a median, IQR or interval means nothing: the cell is
 # "inconclusive" (3 is the least that has a middle value with a neighbour on each side).
@@ -363,25 +362,6 @@ def _summarize_cell(key: dict[str, object], group: pd.DataFrame) -> dict[str, ob
 CellKey = tuple[str, str, str, int]
 
 
-SCALING = "scaling"
-FIXED = "fixed"
-
-
-def sizing_view(df: pd.DataFrame, sizing: str) -> pd.DataFrame:
-    """The rows of one sizing per cell (warm-ups and failures included, for summaries): a
-    calibrating run measured serial cells at two sizes, and a median over both is no one's.
-    ``FIXED``: the suite's size; ``SCALING``: the calibrated size where the cell has one.
-    Failed rows are kept in both views."""
-    if "sizing" not in df.columns or df.empty:
-        return df
-    calibrated = df["sizing"].fillna(FIXED) == "calibrated"
-    failed = ~df["ok"].astype(bool)
-    if sizing == FIXED:
-        return df[~calibrated | failed]
-    has = calibrated.groupby([df[c] for c in CELL]).transform("any")
-    return df[calibrated | ~has | failed]
-
-
 def steady_by_cell(df: pd.DataFrame, sizing: str = SCALING) -> dict[CellKey, pd.DataFrame]:
     """The steady rows of every cell, keyed by (runtime, workload, mode, workers).
 
@@ -389,14 +369,7 @@ def steady_by_cell(df: pd.DataFrame, sizing: str = SCALING) -> dict[CellKey, pd.
     (the same work on every runtime: cross-runtime speed), ``SCALING`` the calibrated size
     where a cell has one (serial vs parallel within a runtime: the same work in each mode).
     """
-    rows = steady(df)
-    if "sizing" in rows.columns:
-        calibrated = rows["sizing"].fillna(FIXED) == "calibrated"
-        if sizing == FIXED:
-            rows = rows[~calibrated]
-        else:
-            has = calibrated.groupby([rows[c] for c in CELL]).transform("any")
-            rows = rows[calibrated | ~has]
+    rows = sizing_view(steady(df), sizing)
     return {
         (str(k[0]), str(k[1]), str(k[2]), int(k[3])): group
         for k, group in rows.groupby(CELL, sort=True)
