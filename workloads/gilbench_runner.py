@@ -1,6 +1,8 @@
-"""gilbench in-container runner: runs one workload in several modes and worker counts and
-prints one JSON record per measurement on stdout (docs/formats.md, "The in-container runner").
+"""gilbench in-container runner: runs workloads in several modes and worker counts and prints
+one JSON record per measurement on stdout (docs/formats.md, "The in-container runner").
 
+    gilbench_runner.py --plan '[{"workload": "cpu", "cells": [["serial", 1], ["threads", 2]],
+                                 "size": 3000, "reps": 5, "warmups": 1}, ...]' [options below]
     gilbench_runner.py --workload cpu --modes serial,threads,processes --workers 1,2,4 \
                        --size 3000 --reps 5 --warmups 1 [--pool auto|multiprocessing|subprocess] \
                        [--scaling-min-unit-s 0.1 [--scaled-size N]] [--invocation K] [--interleave [--order-seed S]] \
@@ -11,6 +13,8 @@ prints one JSON record per measurement on stdout (docs/formats.md, "The in-conta
 Portable: Python 2.7 (Jython 2.7.3) and 3.4+ (CPython, free-threaded CPython, PyPy,
 IronPython on Mono); stdlib only. Stdout carries nothing but JSON lines; logs go to stderr.
 Bad arguments: one line on stderr, exit 2. Anything a workload raises becomes an ok:false record.
+Exit 75 (EX_TEMPFAIL): a workload switched the GIL back on (an extension module on a
+free-threaded build); the workloads after it were left for a fresh process.
 """
 from __future__ import print_function, division
 
@@ -41,6 +45,7 @@ WARM_ROUNDS = 20                  # pool warm-up rounds until every worker has a
 ROUNDTRIP_ROUNDS = 20             # empty-task rounds timed per processes cell
 MAX_SCALE = 1000                  # calibration never multiplies the suite size by more
 CLOSE_TIMEOUT_S = 30
+EXIT_FRESH_PROCESS = 75           # the rest of the plan needs a fresh process (see the docstring)
 PROC_STAT = "/proc/stat"
 
 # Records go to the real stdout; anything else printing to sys.stdout lands on stderr.
@@ -94,7 +99,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser():
-    parser = _Parser(prog=PROG, description="Run one gilbench workload; JSON lines on stdout.")
+    parser = _Parser(prog=PROG, description="Run gilbench workloads; JSON lines on stdout.")
     parser.add_argument("--workload", help="workload name (see --list)")
     parser.add_argument("--modes", help="comma-separated: serial,threads,processes,asyncio "
                                         "(default: the workload's own MODES)")
@@ -130,6 +135,10 @@ def _parser():
                              "share of the wall time ...")
     parser.add_argument("--disturbed-floor-s", default=None,
                         help="... and more than this many CPU seconds")
+    parser.add_argument("--plan", default=None,
+                        help="several workloads in this one process, in this order: a JSON list "
+                             "of {workload, cells: [[mode, workers], ...], size, reps, warmups, "
+                             "order_seed, scaled_size} (replaces --workload and its options)")
     parser.add_argument("--list", action="store_true", help="one JSON line per workload")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     return parser
@@ -174,6 +183,103 @@ class Options(object):
     pass
 
 
+class Part(object):
+    """One workload this process runs: its cells (mode, workers), size and repetitions."""
+
+    def __init__(self, workload, modes, workers, cells, size, reps, warmups, order_seed,
+                 scaled_size):
+        self.workload = workload
+        self.modes = modes            # None: the workload's own MODES (with `workers`)
+        self.workers = workers
+        self.cells = cells            # [(mode, workers)] or None: the modes x workers grid
+        self.size = size
+        self.reps = reps
+        self.warmups = warmups
+        self.order_seed = order_seed
+        self.scaled_size = scaled_size
+
+    def pairs(self, module):
+        """The (mode, workers) cells in the order asked for."""
+        if self.cells is not None:
+            return list(self.cells)
+        modes = self.modes if self.modes is not None else list(module.MODES)
+        return [(mode, workers) for mode in modes for workers in self.workers]
+
+    def workers_of(self, mode, module):
+        return [workers for m, workers in self.pairs(module) if m == mode]
+
+
+def _modes(items, what):
+    modes = _unique(items)
+    unknown = [mode for mode in modes if mode not in common.ALL_MODES]
+    if unknown:
+        raise UsageError("%s: unknown mode(s) %s (known: %s)"
+                         % (what, ", ".join(unknown), ", ".join(common.ALL_MODES)))
+    return modes
+
+
+def _known_workload(name, catalogue, what):
+    if name not in catalogue:
+        raise UsageError("%s: unknown workload %r (known: %s)"
+                         % (what, name, ", ".join(sorted(catalogue))))
+    return name
+
+
+def _part_from_args(args, catalogue):
+    """The one workload of --workload/--modes/--workers/... (running the runner by hand)."""
+    workload = _known_workload(args.workload, catalogue, "--workload")
+    modes = None if args.modes is None else _modes(_csv(args.modes, "--modes"), "--modes")
+    workers = _unique([_int(part, "--workers", 1) for part in _csv(args.workers, "--workers")])
+    size = None if args.size is None else _int(args.size, "--size", 1)
+    order_seed = None if args.order_seed is None else _int(args.order_seed, "--order-seed", 0)
+    scaled_size = None if args.scaled_size is None else _int(args.scaled_size, "--scaled-size", 1)
+    return Part(workload, modes, workers, None, size, _int(args.reps, "--reps", 1),
+                _int(args.warmups, "--warmups", 0), order_seed, scaled_size)
+
+
+PLAN_FIELDS = ("workload", "cells", "size", "reps", "warmups", "order_seed", "scaled_size")
+
+
+def _parts_from_plan(text, catalogue):
+    """The workloads of --plan: a JSON list of {"workload", "cells": [[mode, workers], ...],
+    "size", "reps", "warmups", "order_seed", "scaled_size"} (the last four optional)."""
+    try:
+        entries = json.loads(as_text(text))
+    except ValueError:
+        raise UsageError("--plan: not JSON: %s" % sys.exc_info()[1])
+    if not isinstance(entries, list) or not entries:
+        raise UsageError("--plan: expected a non-empty JSON list of workload entries")
+    parts = []
+    for number, entry in enumerate(entries):
+        where = "--plan entry %d" % number
+        if not isinstance(entry, dict):
+            raise UsageError("%s: expected an object, got %r" % (where, entry))
+        unknown = sorted(set(entry) - set(PLAN_FIELDS))
+        if unknown:
+            raise UsageError("%s: unknown field(s) %s (known: %s)"
+                             % (where, ", ".join(unknown), ", ".join(PLAN_FIELDS)))
+        workload = _known_workload(entry.get("workload"), catalogue, where + ": workload")
+        cells = entry.get("cells")
+        if not isinstance(cells, list) or not cells or not all(
+                isinstance(cell, list) and len(cell) == 2 for cell in cells):
+            raise UsageError("%s: cells: expected a non-empty list of [mode, workers]" % where)
+        _modes([cell[0] for cell in cells], where + ": cells")
+        cells = _unique([(str(mode), _int(workers, where + ": cells: workers", 1))
+                         for mode, workers in cells])
+
+        def number_or_none(key, minimum):
+            value = entry.get(key)
+            return None if value is None else _int(value, "%s: %s" % (where, key), minimum)
+
+        parts.append(Part(workload, None, None, cells, number_or_none("size", 1),
+                          _int(entry.get("reps", 3), where + ": reps", 1),
+                          _int(entry.get("warmups", 1), where + ": warmups", 0),
+                          number_or_none("order_seed", 0), number_or_none("scaled_size", 1)))
+    if len(_unique([part.workload for part in parts])) != len(parts):
+        raise UsageError("--plan: a workload appears twice")
+    return parts
+
+
 def parse_args(argv):
     args = _parser().parse_args(argv)
     opts = Options()
@@ -182,39 +288,26 @@ def parse_args(argv):
     opts.workload = args.workload
     if opts.list:
         return opts
-    if not opts.workload:
-        raise UsageError("--workload is required (or --list)")
+    if args.plan is not None and (args.workload or args.serve):
+        raise UsageError("--plan replaces --workload (and its --modes, --workers, ...)")
+    if not opts.workload and args.plan is None:
+        raise UsageError("--workload or --plan is required (or --list)")
     opts.catalogue = common.discover()
-    if opts.workload not in opts.catalogue:
-        raise UsageError("unknown workload %r (known: %s)"
-                         % (opts.workload, ", ".join(sorted(opts.catalogue))))
     if opts.serve:
+        _known_workload(opts.workload, opts.catalogue, "--workload")
         return opts
-    opts.modes = None
-    if args.modes is not None:
-        opts.modes = _unique(_csv(args.modes, "--modes"))
-        unknown = [mode for mode in opts.modes if mode not in common.ALL_MODES]
-        if unknown:
-            raise UsageError("unknown mode(s) %s (known: %s)"
-                             % (", ".join(unknown), ", ".join(common.ALL_MODES)))
-    opts.workers = _unique([_int(part, "--workers", 1) for part in _csv(args.workers, "--workers")])
-    opts.size = None if args.size is None else _int(args.size, "--size", 1)
-    opts.reps = _int(args.reps, "--reps", 1)
-    opts.warmups = _int(args.warmups, "--warmups", 0)
+    if args.plan is not None:
+        opts.parts = _parts_from_plan(args.plan, opts.catalogue)
+    else:
+        opts.parts = [_part_from_args(args, opts.catalogue)]
     opts.warmup_seconds = _float(args.warmup_seconds, "--warmup-seconds")
     opts.min_unit_s = _float(args.scaling_min_unit_s, "--scaling-min-unit-s")
-    opts.scaled_size = None
-    if args.scaled_size is not None:
-        if opts.min_unit_s <= 0:
-            raise UsageError("--scaled-size needs --scaling-min-unit-s")
-        opts.scaled_size = _int(args.scaled_size, "--scaled-size", 1)
+    if opts.min_unit_s <= 0 and any(part.scaled_size is not None for part in opts.parts):
+        raise UsageError("--scaled-size needs --scaling-min-unit-s")
     opts.invocation = _int(args.invocation, "--invocation", 0)
     opts.interleave = args.interleave
-    opts.order_seed = None
-    if args.order_seed is not None:
-        if not opts.interleave:
-            raise UsageError("--order-seed needs --interleave")
-        opts.order_seed = _int(args.order_seed, "--order-seed", 0)
+    if not opts.interleave and any(part.order_seed is not None for part in opts.parts):
+        raise UsageError("--order-seed needs --interleave")
     opts.repeat_disturbed = _int(args.repeat_disturbed, "--repeat-disturbed", 0)
     opts.disturbed_rule = None
     if opts.repeat_disturbed:
@@ -591,7 +684,9 @@ def dead_worker_message(processes):
 class SubprocessPool(object):
     """Portable pool: N children of the same runtime running this file in --serve mode,
     speaking JSON lines over binary pipes (Jython and IronPython have no working
-    multiprocessing.Pool; IronPython's pipes give bytes, which its json.loads refuses)."""
+    multiprocessing.Pool; IronPython's pipes give bytes, which its json.loads refuses).
+    One pool serves every workload of the process (`use`): its children are interpreters that
+    take seconds to start on the JVM and Mono."""
     kind = "subprocess"
 
     def __init__(self, workload, catalogue, processes):
@@ -601,6 +696,7 @@ class SubprocessPool(object):
         self.processes = processes
         self.broken = None
         self.children = []
+        self.workload = workload
         try:
             for _ in range(processes):
                 self.children.append(subprocess.Popen(
@@ -613,6 +709,19 @@ class SubprocessPool(object):
         except:  # noqa: E722
             self.close()
             raise
+
+    def use(self, workload):
+        """Make `workload` the one every worker runs: each imports it (once; outside any timed
+        region) or says why it cannot."""
+        if workload == self.workload:
+            return
+        answers = self._exchange([{"load": workload, "index": index}
+                                  for index in range(len(self.children))])
+        for answer in answers:
+            if not answer.get("ok"):
+                raise RuntimeError("pool worker cannot load %s: %s"
+                                   % (workload, answer.get("error")))
+        self.workload = workload
 
     def _read(self, child):
         line = as_text(child.stdout.readline())
@@ -674,44 +783,80 @@ class SubprocessPool(object):
         self.children = []
 
 
-def make_pool(kind, workload, catalogue, processes):
-    """Returns (pool, fallback_reason)."""
-    if kind in ("auto", "multiprocessing"):
-        try:
-            return MultiprocessingPool(workload, catalogue, processes), None
-        except KeyboardInterrupt:
-            raise
-        except:  # noqa: E722
-            reason = "multiprocessing.Pool unusable (%s)" % current_error()
-            if kind == "multiprocessing":
-                raise RuntimeError(reason)
-            log("%s; using the subprocess pool" % reason)
-            return SubprocessPool(workload, catalogue, processes), reason
-    return SubprocessPool(workload, catalogue, processes), None
+class Pools(object):
+    """The process pools of this runner process. A multiprocessing pool (forked or spawned:
+    cheap) is started per processes executor; the subprocess pool is started once, with the
+    most workers any cell of the plan needs, and kept for every workload; one that broke is
+    replaced. `auto` remembers why multiprocessing could not be used."""
+
+    def __init__(self, processes):
+        self.processes = processes
+        self.shared = None
+        self.fallback = None
+
+    def get(self, kind, workload, catalogue, processes):
+        """(pool, fallback reason, fresh: its workers never ran a unit, shared: not ours to
+        close)."""
+        if kind in ("auto", "multiprocessing") and self.fallback is None:
+            try:
+                return MultiprocessingPool(workload, catalogue, processes), None, True, False
+            except KeyboardInterrupt:
+                raise
+            except:  # noqa: E722
+                reason = "multiprocessing.Pool unusable (%s)" % current_error()
+                if kind == "multiprocessing":
+                    raise RuntimeError(reason)
+                log("%s; using the subprocess pool" % reason)
+                self.fallback = reason
+        reason = self.fallback if kind == "auto" else None
+        pool = self.shared
+        if pool is not None and not pool.broken and pool.processes >= processes:
+            pool.use(workload)
+            return pool, reason, False, True
+        self.close()
+        self.shared = SubprocessPool(workload, catalogue, max(processes, self.processes))
+        return self.shared, reason, True, True
+
+    def close(self):
+        if self.shared is not None:
+            self.shared.close()
+            self.shared = None
 
 
 class ProcessExecutor(object):
-    def __init__(self, module, workload, size, workers_list, pool_kind, catalogue,
-                 warm_seconds=0.0):
+    def __init__(self, module, workload, size, workers_list, pools, pool_kind, catalogue,
+                 warm_seconds=0.0, warm_rounds=1):
         try:
             import subprocess  # noqa: F401
         except ImportError:
             raise Unsupported("this runtime has no subprocess module")
         self.size = size
-        self.impl, self.fallback = make_pool(pool_kind, workload, catalogue, max(workers_list))
+        self.workload = workload
+        self.impl, self.fallback, fresh, self.shared = pools.get(
+            pool_kind, workload, catalogue, max(workers_list))
         self.pool = self.impl.kind
-        self.jit_warm_rounds = self._warm_jit(max(workers_list), warm_seconds)
-        self.roundtrips = dict((workers, self._roundtrip(workers)) for workers in workers_list)
+        try:
+            if fresh:
+                self.jit_warm_rounds = self._warm_jit(max(workers_list), warm_seconds)
+            else:  # warm interpreters: this workload's code only, as many rounds as a cell
+                self.jit_warm_rounds = self._warm_jit(max(workers_list), 0.0, warm_rounds)
+            self.roundtrips = dict((workers, self._roundtrip(workers))
+                                   for workers in workers_list)
+        except:  # noqa: E722
+            self.close()
+            raise
 
     def roundtrip(self, workers):
         return self.roundtrips.get(workers)
 
-    def _warm_jit(self, max_workers, seconds):
-        """Every pool worker is a fresh interpreter: on a JIT runtime (--warmup-seconds > 0)
-        run real units on all of them, untimed, for that long before any cell is measured."""
+    def _warm_jit(self, max_workers, seconds, at_least=0):
+        """A fresh pool's workers are fresh interpreters: on a JIT runtime (--warmup-seconds
+        > 0) run real units on all of them, untimed, for that long before any cell is measured.
+        A shared pool's workers already ran other workloads: `at_least` rounds of this one."""
         rounds = 0
         deadline = common.perf_counter() + seconds
-        while common.perf_counter() < deadline and rounds < MAX_WARMUP_REPS:
+        while rounds < at_least or (common.perf_counter() < deadline
+                                    and rounds < MAX_WARMUP_REPS):
             self.impl.run(self.size, max_workers)
             rounds += 1
         return rounds
@@ -726,6 +871,8 @@ class ProcessExecutor(object):
         return median(times)
 
     def run(self, workers):
+        if self.shared:
+            self.impl.use(self.workload)
         cpu0 = common.cpu_time()
         start = common.perf_counter()
         answers = self.impl.run(self.size, workers)
@@ -749,11 +896,12 @@ class ProcessExecutor(object):
         return result
 
     def close(self):
-        self.impl.close()
+        if not self.shared:  # the shared subprocess pool outlives the workload (Pools.close)
+            self.impl.close()
 
 
-def make_executor(mode, module, size, opts):
-    workload, workers_list = opts.workload, opts.workers
+def make_executor(mode, module, size, part, opts):
+    workload, workers_list = part.workload, part.workers_of(mode, module)
     if hasattr(module, "measure"):
         if mode == "threads":
             ThreadExecutor(module, workload, size, workers_list)   # checks threading exists
@@ -765,14 +913,14 @@ def make_executor(mode, module, size, opts):
     if mode == "asyncio":
         return AsyncioExecutor(module, workload, size, workers_list)
     if mode == "processes":
-        return ProcessExecutor(module, workload, size, workers_list, opts.pool, opts.catalogue,
-                               opts.warmup_seconds)
+        return ProcessExecutor(module, workload, size, workers_list, opts.pools, opts.pool,
+                               opts.catalogue, opts.warmup_seconds, max(1, part.warmups))
     raise Unsupported("unknown mode %r" % mode)
 
 
 # --- calibration: scaling cells get units long enough to scale ------------------------------
 
-def calibrate(module, size, modes, opts):
+def calibrate(module, size, modes, part, opts):
     """(size for the scaling cells, measured unit seconds or None). Times one serial unit at the
     suite size after the warm-up; scales the size by ceil(min_unit_s / t), at most MAX_SCALE."""
     if opts.min_unit_s <= 0 or hasattr(module, "measure") or not getattr(module, "CALIBRATE", True):
@@ -780,12 +928,12 @@ def calibrate(module, size, modes, opts):
     unsupported = getattr(module, "UNSUPPORTED", {})
     if all(unsupported.get(mode) for mode in modes):
         return size, None  # nothing will run here (e.g. numpy missing): the cells say why
-    if opts.scaled_size is not None:  # an earlier invocation chose: the same work in every one
-        return opts.scaled_size, None
+    if part.scaled_size is not None:  # an earlier invocation chose: the same work in every one
+        return part.scaled_size, None
     try:
         warmed = 0
         deadline = common.perf_counter() + opts.warmup_seconds
-        while warmed < max(1, opts.warmups) or (common.perf_counter() < deadline
+        while warmed < max(1, part.warmups) or (common.perf_counter() < deadline
                                                 and warmed < MAX_WARMUP_REPS):
             module.unit(size, 0)
             warmed += 1
@@ -795,13 +943,13 @@ def calibrate(module, size, modes, opts):
     except KeyboardInterrupt:
         raise
     except:  # noqa: E722 -- the cells themselves will record the error
-        log("calibration of %s failed (%s); fixed size" % (opts.workload, current_error()))
+        log("calibration of %s failed (%s); fixed size" % (part.workload, current_error()))
         return size, None
     if unit_s >= opts.min_unit_s:
         return size, unit_s
     factor = MAX_SCALE if unit_s <= 0 else min(MAX_SCALE, int(math.ceil(opts.min_unit_s / unit_s)))
     log("%s: one unit of size %d took %.4f s < %.3f s; scaling cells use size %d (x%d)"
-        % (opts.workload, size, unit_s, opts.min_unit_s, size * factor, factor))
+        % (part.workload, size, unit_s, opts.min_unit_s, size * factor, factor))
     return size * factor, unit_s
 
 
@@ -824,16 +972,15 @@ class Cell(object):
         return (self.mode, self.size)
 
 
-def plan_cells(modes, workers_list, size, scaled_size, unit_s):
-    """Cells in run order. Calibrated: the serial cells at the suite size (cross-runtime speed,
-    `fixed`), then every mode at the calibrated size (`calibrated`)."""
+def plan_cells(pairs, size, scaled_size, unit_s):
+    """Cells in run order, from (mode, workers) pairs. Calibrated: the serial cells at the suite
+    size (cross-runtime speed, `fixed`), then every cell at the calibrated size (`calibrated`)."""
     if scaled_size == size:
-        return [Cell(mode, workers, size, "fixed", None)
-                for mode in modes for workers in workers_list]
-    fixed = [Cell("serial", workers, size, "fixed", None)
-             for workers in workers_list if "serial" in modes]
+        return [Cell(mode, workers, size, "fixed", None) for mode, workers in pairs]
+    fixed = [Cell(mode, workers, size, "fixed", None) for mode, workers in pairs
+             if mode == "serial"]
     return fixed + [Cell(mode, workers, scaled_size, "calibrated", unit_s)
-                    for mode in modes for workers in workers_list]
+                    for mode, workers in pairs]
 
 
 _FACTS = {}
@@ -846,14 +993,14 @@ def _facts():
     return _FACTS
 
 
-def base_record(workload, kind, cell, opts, warmup):
+def base_record(part, kind, cell, opts, warmup):
     facts = _facts()
     return {
         "schema": SCHEMA,
         "implementation": facts["implementation"],
         "python_version": facts["python_version"],
         "gil_enabled": probe.gil_enabled(),    # live: an import may have re-enabled the GIL
-        "workload": workload,
+        "workload": part.workload,
         "kind": kind,
         "mode": cell.mode,
         "workers": cell.workers,
@@ -863,7 +1010,7 @@ def base_record(workload, kind, cell, opts, warmup):
         "rep": cell.rep,
         "warmup": warmup,
         "invocation": opts.invocation,
-        "order_seed": opts.order_seed,
+        "order_seed": part.order_seed,
         "position": None,
         "wall_s": None,
         "cpu_s": None,
@@ -897,18 +1044,30 @@ class SetupFailure(object):
         self.unsupported = unsupported
 
 
-class Invocation(object):
+class Positions(object):
+    """The order of measurements in this process, over all of its workloads."""
+
+    def __init__(self):
+        self.next = 0
+
+    def take(self):
+        self.next += 1
+        return self.next - 1
+
+
+class WorkloadRun(object):
     """Runs the cells of one workload in this process: executors, counters, positions."""
 
-    def __init__(self, module, opts, counters=None):
+    def __init__(self, module, part, opts, counters=None, positions=None):
         self.module = module
+        self.part = part
         self.opts = opts
         self.executors = {}
-        self.position = 0
+        self.positions = positions if positions is not None else Positions()
         self.counters = counters if counters is not None else CpuCounters(probe.allowed_cpus())
 
     def fail(self, cell, error, unsupported):
-        record = base_record(self.opts.workload, self.module.KIND, cell, self.opts, False)
+        record = base_record(self.part, self.module.KIND, cell, self.opts, False)
         record["error"] = error
         record["unsupported"] = unsupported
         _finish(record)
@@ -932,9 +1091,9 @@ class Invocation(object):
             return SetupFailure(reason, True)
         if mode not in module.MODES:
             return SetupFailure("workload %s does not define mode %s (its modes: %s)"
-                                % (self.opts.workload, mode, ", ".join(module.MODES)), True)
+                                % (self.part.workload, mode, ", ".join(module.MODES)), True)
         try:
-            return make_executor(mode, module, size, self.opts)
+            return make_executor(mode, module, size, self.part, self.opts)
         except KeyboardInterrupt:
             raise
         except Unsupported:
@@ -958,7 +1117,7 @@ class Invocation(object):
         budget = self.opts.warmup_seconds if self.opts.first_cell else 0.0
         self.opts.first_cell = False
         warmed = 0.0
-        while not cell.failed and (cell.rep < self.opts.warmups or
+        while not cell.failed and (cell.rep < self.part.warmups or
                                    (warmed < budget and cell.rep < MAX_WARMUP_REPS)):
             record = self.measure(cell, True)
             if record["ok"]:
@@ -969,11 +1128,10 @@ class Invocation(object):
         ``repeat_of``: the rep of the disturbed measurement this one measures again."""
         opts = self.opts
         executor = self.executors[cell.group()]
-        record = base_record(opts.workload, self.module.KIND, cell, opts, warmup)
+        record = base_record(self.part, self.module.KIND, cell, opts, warmup)
         record["pool"] = executor.pool
         record["repeat_of"] = repeat_of
-        record["position"] = self.position
-        self.position += 1
+        record["position"] = self.positions.take()
         if cell.mode == "processes" and executor.pool is not None:
             record["pool_roundtrip_s"] = executor.roundtrip(cell.workers)
         before = self.counters.read()
@@ -985,7 +1143,7 @@ class Invocation(object):
             record["error"] = current_error()
             _finish(record)
             log("%s %s workers=%d rep %d failed: %s"
-                % (opts.workload, cell.mode, cell.workers, cell.rep, record["error"]))
+                % (self.part.workload, cell.mode, cell.workers, cell.rep, record["error"]))
             cell.failed = True
             return record
         after = self.counters.read()
@@ -1009,7 +1167,7 @@ class Invocation(object):
             cell.repeats += 1
             repeat_of = record["rep"]
             log("%s %s workers=%d rep %d disturbed (others used %.3f s of the CPUs in %.3f s); "
-                "measuring it again" % (self.opts.workload, cell.mode, cell.workers,
+                "measuring it again" % (self.part.workload, cell.mode, cell.workers,
                                         repeat_of, record["others_cpu_s"], record["wall_s"]))
 
     def run_sequential(self, cells):
@@ -1021,7 +1179,7 @@ class Invocation(object):
             try:
                 for cell in members:
                     self.warm(cell)
-                    for _ in range(self.opts.reps):
+                    for _ in range(self.part.reps):
                         self.steady(cell)
             finally:
                 self.close(members)
@@ -1029,12 +1187,13 @@ class Invocation(object):
     def run_interleaved(self, cells):
         """Warm-ups per cell first, then round r runs repetition r of every cell (shuffled
         with --order-seed when given)."""
-        shuffler = None if self.opts.order_seed is None else random.Random(self.opts.order_seed)
+        seed = self.part.order_seed
+        shuffler = None if seed is None else random.Random(seed)
         self.open(cells)
         try:
             for cell in cells:
                 self.warm(cell)
-            for _ in range(self.opts.reps):
+            for _ in range(self.part.reps):
                 order = list(cells)
                 if shuffler is not None:
                     shuffler.shuffle(order)
@@ -1044,50 +1203,97 @@ class Invocation(object):
             self.close(cells)
 
 
-def run_cells(opts):
-    workload = opts.workload
-    size = opts.size
+def run_part(part, opts, positions):
+    """Measure one workload's cells; a workload that cannot be loaded fails all of them."""
+    size = part.size
     try:
-        module = common.load_workload(workload, opts.catalogue)
+        module = common.load_workload(part.workload, opts.catalogue)
     except KeyboardInterrupt:
         raise
     except:  # noqa: E722 -- a broken workload file: every requested cell fails
-        error = "cannot load workload %r: %s" % (workload, current_error())
-        for mode in (opts.modes or ["serial"]):
-            for workers in opts.workers:
-                record = base_record(workload, None, Cell(mode, workers, size, "fixed", None),
-                                     opts, False)
-                record["error"] = error
-                _finish(record)
+        error = "cannot load workload %r: %s" % (part.workload, current_error())
+        pairs = part.cells or [(mode, workers) for mode in (part.modes or ["serial"])
+                               for workers in part.workers]
+        for mode, workers in pairs:
+            record = base_record(part, None, Cell(mode, workers, size, "fixed", None), opts,
+                                 False)
+            record["error"] = error
+            _finish(record)
         return
     size = size if size is not None else int(module.DEFAULT_SIZE)
-    modes = opts.modes if opts.modes is not None else list(module.MODES)
-    scaled_size, unit_s = calibrate(module, size, modes, opts)
-    cells = plan_cells(modes, opts.workers, size, scaled_size, unit_s)
-    invocation = Invocation(module, opts)
+    pairs = part.pairs(module)
+    modes = _unique([mode for mode, _ in pairs])
+    scaled_size, unit_s = calibrate(module, size, modes, part, opts)
+    cells = plan_cells(pairs, size, scaled_size, unit_s)
+    run = WorkloadRun(module, part, opts, positions=positions)
     if opts.interleave:
-        invocation.run_interleaved(cells)
+        run.run_interleaved(cells)
     else:
-        invocation.run_sequential(cells)
+        run.run_sequential(cells)
+
+
+def run_parts(opts):
+    """Every workload of the plan, in order, in this process. Returns the exit code: 0, or
+    EXIT_FRESH_PROCESS when a workload switched the GIL back on and others remain (they
+    would run with a GIL they were not meant to have; the harness gives them a fresh process)."""
+    positions = Positions()
+    opts.pools = Pools(max([1] + [workers for part in opts.parts
+                                  for mode, workers in (part.cells or [("processes", w)
+                                                                       for w in part.workers])
+                                  if mode == "processes"]))
+    gil = probe.gil_enabled()
+    try:
+        for index, part in enumerate(opts.parts):
+            run_part(part, opts, positions)
+            now = probe.gil_enabled()
+            if now != gil and index + 1 < len(opts.parts):
+                log("%s switched the GIL %s; leaving %s for a fresh process"
+                    % (part.workload, "on" if now else "off",
+                       ", ".join(p.workload for p in opts.parts[index + 1:])))
+                return EXIT_FRESH_PROCESS
+        return 0
+    finally:
+        opts.pools.close()
 
 
 # --- subprocess-pool worker -------------------------------------------------------------
 
-def _answer(module, line):
+def _load(state, catalogue, name, index):
+    """A load task: import `name` (once) and run its units from now on."""
+    try:
+        if name not in state["loaded"]:
+            state["loaded"][name] = common.load_workload(name, catalogue)
+    except KeyboardInterrupt:
+        raise
+    except:  # noqa: E722
+        return {"index": index, "ok": False, "error": current_error()}
+    state["module"] = state["loaded"][name]
+    return {"index": index, "ok": True, "pid": os.getpid()}
+
+
+def _answer(state, catalogue, line):
+    """One task line -> its answer. state: {"module": the workload units run, "loaded": {name:
+    module}} (a shared pool's worker runs several workloads, one after the other)."""
     try:
         task = json.loads(line)
         index = int(task["index"])
         if task.get("ping"):
             return task_ping(index)
+        if task.get("load"):
+            return _load(state, catalogue, str(task["load"]), index)
         size = int(task["size"])
-    except Exception:
+    except KeyboardInterrupt:
+        raise
+    except:  # noqa: E722 -- a bad line or a workload that cannot be imported
         return {"ok": False, "index": None, "error": "bad task line: %s" % current_error()}
-    return timed_unit(module, size, index)
+    return timed_unit(state["module"], size, index)
 
 
 def serve(opts):
     """--serve: import the workload once, then answer each stdin line -- {"size": S,
-    "index": I} (a unit) or {"ping": true, "index": I} (the empty task) -- with one JSON line."""
+    "index": I} (a unit), {"ping": true, "index": I} (the empty task) or {"load": NAME,
+    "index": I} (import another workload, once, and run its units from now on) -- with one
+    JSON line."""
     try:
         module = common.load_workload(opts.workload, opts.catalogue)
     except KeyboardInterrupt:
@@ -1096,6 +1302,7 @@ def serve(opts):
         emit({"ready": False, "pid": os.getpid(), "error": current_error()})
         return 1
     emit({"ready": True, "pid": os.getpid()})
+    state = {"module": module, "loaded": {opts.workload: module}}
     stdin = getattr(sys.stdin, "buffer", sys.stdin)
     while True:
         line = as_text(stdin.readline())
@@ -1103,7 +1310,7 @@ def serve(opts):
             return 0
         line = line.strip()
         if line:
-            emit(_answer(module, line))
+            emit(_answer(state, opts.catalogue, line))
 
 
 def list_workloads():
@@ -1133,8 +1340,7 @@ def main(argv=None):
             return list_workloads()
         if opts.serve:
             return serve(opts)
-        run_cells(opts)
-        return 0
+        return run_parts(opts)
     finally:
         sys.stdout = _OUT
 

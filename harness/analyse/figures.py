@@ -301,10 +301,11 @@ class Figures:
     def warmup(
         self, ids: list[str], workloads: tuple[str, ...]
     ) -> tuple[dict[str, Estimate], dict[tuple[str, str], tuple[str, int]]]:
-        """Cold/warm ratio of the first cell each fresh interpreter ran, per speed workload.
+        """Cold/warm ratio of each speed workload's first cell on a runtime.
 
-        The first cell of a (runtime, workload) group is the one with the earliest record (by
-        ``ts``, else serial at the smallest N): its rep 0 is the only truly cold run.
+        The first cell of a (runtime, workload) is the one with the earliest record (by ``ts``,
+        else serial at the smallest N): its rep 0 is the first run of the workload's code in
+        that interpreter.
         Returns the median over workloads per runtime, and which cell was used.
         """
         estimates = {}

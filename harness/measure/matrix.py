@@ -1,19 +1,22 @@
 """The run matrix: invocation x runtime x workload x mode x workers.
 
-One container per (invocation, runtime, workload) group. Invocations are the unit of
-replication (a fresh interpreter process each); they run round-robin (round 1 of every runtime,
-then round 2, ...) so slow drift of the host is spread over every runtime. Every cell ends as
+One container per (invocation, runtime): a fresh interpreter process runs every workload of
+the suite, in a seeded order (one JVM or Mono start per round, not one per workload).
+Invocations are the unit of replication; they run round-robin (round 1 of every runtime, then
+round 2, ...) so slow drift of the host is spread over every runtime. Every cell ends as
 records in results.jsonl: measurements, or one `ok: false` record with the reason (failed
-build, exception, timeout, OOM, garbage on stdout). Nothing stops the rest.
+build, exception, timeout, OOM, garbage on stdout). Nothing stops the rest: after a crash the
+workloads not yet finished run on in a fresh container.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import time
 import zlib
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,9 @@ from harness.vocabulary import DISTURBED_FLOOR_S, DISTURBED_SHARE, is_disturbed
 RUNNER = "gilbench_runner.py"
 RUNNER_FIELDS = ("workload", "mode", "workers", "rep", "ok")
 IDLE_TIMEOUT_FLOOR_S = 60
+# The runner's exit code when a workload switched the GIL back on: the workloads after it get a
+# fresh process (gilbench_runner.EXIT_FRESH_PROCESS); nothing failed.
+EXIT_FRESH_PROCESS = 75
 
 
 @dataclass(frozen=True)
@@ -40,30 +46,45 @@ class Cell:
     invocation: int = 0
 
 
+def _seed(*parts: object) -> int:
+    return zlib.crc32(":".join(str(p) for p in parts).encode("utf-8"))
+
+
 @dataclass(frozen=True)
-class Group:
-    """The cells of one invocation of a runtime x workload: they run in one container.
+class Part:
+    """One workload of a group: the suite's plan for it, its warm-ups and its cells."""
 
-    Not interleaved, a hang or crash blames the running cell and the rest run again in a fresh
-    container; interleaved, every cell was running, so every unfinished cell fails with it.
-    """
-
-    runtime: Runtime
     plan: WorkloadPlan
     warmups: int
     cells: tuple[Cell, ...]
+    order_seed: int = 0  # the seed of its interleaved cell order (fixed: a rerun repeats it)
+
+
+@dataclass(frozen=True)
+class Group:
+    """One invocation of a runtime: every workload in one container, one after the other.
+
+    When the process ends early, the workload that was running gets the blame (interleaved:
+    all its unfinished cells, which were all running; else the running cell) and the rest run
+    on in a fresh container.
+    """
+
+    runtime: Runtime
+    parts: tuple[Part, ...]  # in run order
     warmup_seconds: float = 0.0
     invocation: int = 0
     interleave: bool = False
     scaling_min_unit_s: float = 0.0
     repeat_disturbed: int = 0
-    scaled_size: int | None = None
 
     @property
-    def order_seed(self) -> int:
-        """The seed of the interleaved cell order: fixed by the group, so a rerun repeats it."""
-        key = f"{self.runtime.id}:{self.plan.name}:{self.invocation}"
-        return zlib.crc32(key.encode("utf-8"))
+    def cells(self) -> tuple[Cell, ...]:
+        """Every cell of the group, in run order."""
+        return tuple(cell for part in self.parts for cell in part.cells)
+
+    def part(self, workload: str) -> Part:
+        """The part of `workload`."""
+        return next(p for p in self.parts if p.plan.name == workload)
 
 
 @dataclass
@@ -94,18 +115,25 @@ class ScaledSizes:
         if record.sizing == "calibrated" or record.mode != "serial":
             self.sizes.setdefault(key, record.size)
 
-    def settle(self, group: Group) -> None:
-        """After a calibrating group that measured something: what it did not scale, it ran at
-        the suite's size (a serial-only workload says so only by the absence of scaling)."""
+    def settle(self, group: Group, measured: Iterable[str]) -> None:
+        """After a calibrating group: the workloads that measured something but did not scale
+        ran at the suite's size (a serial-only workload says so only by the absence of
+        scaling)."""
         if group.scaling_min_unit_s > 0:
-            self.sizes.setdefault((group.runtime.id, group.plan.name), group.plan.size)
+            for workload in measured:
+                plan = group.part(workload).plan
+                self.sizes.setdefault((group.runtime.id, plan.name), plan.size)
 
-    def apply(self, group: Group) -> Group:
-        """``group`` with the size chosen earlier, if any."""
-        size = self.sizes.get((group.runtime.id, group.plan.name))
-        if size is None or group.scaling_min_unit_s <= 0:
-            return group
-        return replace(group, scaled_size=size)
+    def chosen(self, group: Group) -> dict[str, int]:
+        """The sizes chosen earlier for the group's workloads (a calibrating group only)."""
+        if group.scaling_min_unit_s <= 0:
+            return {}
+        runtime = group.runtime.id
+        return {
+            p.plan.name: self.sizes[(runtime, p.plan.name)]
+            for p in group.parts
+            if (runtime, p.plan.name) in self.sizes
+        }
 
 
 @dataclass
@@ -164,44 +192,70 @@ class CellLedger:
 
 
 def plan_groups(suite: Suite, runtimes: Iterable[Runtime]) -> list[Group]:
-    """The matrix in run order: per runtime, per workload, cells in the runner's own order."""
+    """The matrix in run order: per invocation, per runtime, one group of every workload (in a
+    seeded order per invocation when interleaved, else the suite's order)."""
     groups = []
     runtimes = list(runtimes)
     for invocation in range(suite.invocations):
         for runtime in runtimes:
-            for plan in suite.workloads:
-                cells = tuple(
-                    Cell(runtime.id, plan.name, mode, workers, invocation)
-                    for mode in plan.modes
-                    for workers in plan.workers
+            parts = [
+                Part(
+                    plan,
+                    suite.warmups_for(runtime, plan),
+                    tuple(
+                        Cell(runtime.id, plan.name, mode, workers, invocation)
+                        for mode in plan.modes
+                        for workers in plan.workers
+                    ),
+                    _seed(runtime.id, plan.name, invocation),
                 )
-                groups.append(
-                    Group(
-                        runtime,
-                        plan,
-                        suite.warmups_for(runtime, plan),
-                        cells,
-                        suite.warmup_seconds_by_family.get(runtime.family, 0.0),
-                        invocation=invocation,
-                        interleave=suite.interleave,
-                        scaling_min_unit_s=suite.scaling_min_unit_s,
-                        repeat_disturbed=suite.repeat_disturbed,
-                    )
+                for plan in suite.workloads
+            ]
+            if suite.interleave:
+                random.Random(_seed(runtime.id, invocation)).shuffle(parts)
+            groups.append(
+                Group(
+                    runtime,
+                    tuple(parts),
+                    suite.warmup_seconds_by_family.get(runtime.family, 0.0),
+                    invocation=invocation,
+                    interleave=suite.interleave,
+                    scaling_min_unit_s=suite.scaling_min_unit_s,
+                    repeat_disturbed=suite.repeat_disturbed,
                 )
+            )
     return groups
 
 
-def runner_argv(group: Group, cells: list[Cell]) -> tuple[str, ...]:
-    """Runner arguments for `cells` of one group (one mode, or a full modes x workers grid)."""
-    modes = list(dict.fromkeys(c.mode for c in cells))
-    workers = sorted({c.workers for c in cells})
+def runner_argv(
+    group: Group, cells: Iterable[Cell], scaled: Mapping[str, int] | None = None
+) -> tuple[str, ...]:
+    """Runner arguments for `cells` of one group: one ``--plan`` entry per workload, in the
+    group's order; `scaled`: the scaling cells' size an earlier invocation chose, per workload."""
+    wanted = set(cells)
+    scaled = scaled or {}
+    plan = []
+    for part in group.parts:
+        mine = [[c.mode, c.workers] for c in part.cells if c in wanted]
+        if not mine:
+            continue
+        entry: dict[str, Any] = {
+            "workload": part.plan.name,
+            "cells": mine,
+            "size": part.plan.size,
+            "reps": part.plan.reps,
+            "warmups": part.warmups,
+        }
+        if group.interleave:
+            entry["order_seed"] = part.order_seed
+        if part.plan.name in scaled:
+            entry["scaled_size"] = scaled[part.plan.name]
+        plan.append(entry)
     options: tuple[str, ...] = ("--invocation", str(group.invocation))
     if group.interleave:
-        options += ("--interleave", "--order-seed", str(group.order_seed))
+        options += ("--interleave",)
     if group.scaling_min_unit_s > 0:
         options += ("--scaling-min-unit-s", f"{group.scaling_min_unit_s:g}")
-        if group.scaled_size is not None:
-            options += ("--scaled-size", str(group.scaled_size))
     if group.repeat_disturbed > 0:  # the runner repeats by the rule the analysis leaves out by
         options += (
             "--repeat-disturbed",
@@ -213,34 +267,12 @@ def runner_argv(group: Group, cells: list[Cell]) -> tuple[str, ...]:
         )
     return (
         RUNNER,
-        "--workload",
-        group.plan.name,
-        "--modes",
-        ",".join(modes),
-        "--workers",
-        ",".join(str(w) for w in workers),
-        "--size",
-        str(group.plan.size),
-        "--reps",
-        str(group.plan.reps),
-        "--warmups",
-        str(group.warmups),
+        "--plan",
+        json.dumps(plan, separators=(",", ":")),
         "--warmup-seconds",
         f"{group.warmup_seconds:g}",
         *options,
     )
-
-
-def next_batch(group: Group, remaining: list[Cell]) -> list[Cell]:
-    """The longest prefix of `remaining` the runner can take in one call (a grid; every cell
-    when interleaved, since an interleaved invocation must measure its cells together)."""
-    if group.interleave:
-        return remaining
-    first_mode = remaining[0].mode
-    same_mode = [c for c in remaining if c.mode == first_mode]
-    workers = {c.workers for c in same_mode}
-    grid = [c for c in remaining if {x.workers for x in remaining if x.mode == c.mode} == workers]
-    return grid if len(grid) == len(remaining) else same_mode
 
 
 class GroupRunner:
@@ -262,62 +294,88 @@ class GroupRunner:
         self.run_id = run_id
         self.results = results
         self.idle_timeout_s = idle_timeout_s
-        self.total_timeout_s = total_timeout_s
+        self.total_timeout_s = total_timeout_s  # per workload: a container of k gets k times it
         self.memory = memory
         self.cpuset = cpuset
         self.on_cell_done = on_cell_done
         self.on_cell_start = on_cell_start
         self.scaled_sizes = ScaledSizes.from_results(results)
-        self.measured = 0  # ok records of the group running now
+        self.measured: set[str] = set()  # workloads of the running group with an ok record
 
     def run(self, group: Group, done: set[Cell]) -> None:
         """Run every cell of `group` not in `done`; each ends with records, whatever happens."""
         ledger = CellLedger(ended=set(done))
-        self.measured = 0
+        self.measured = set()
         while True:
-            remaining = [c for c in group.cells if c not in ledger.ended]
-            if not remaining:
-                if self.measured:
-                    self.scaled_sizes.settle(group)
+            batch = [c for c in group.cells if c not in ledger.ended]
+            if not batch:
+                self.scaled_sizes.settle(group, self.measured)
                 return
-            group = self.scaled_sizes.apply(group)
-            batch = next_batch(group, remaining)
-            self.on_cell_start(batch[0])
-            outcome = self._execute(group, batch, ledger)
-            for cell in ledger.settle(batch, group.plan.reps):
-                self.on_cell_done(cell, None)
+            ended_before = len(ledger.ended)
+            last: list[Cell] = []  # the cell of the newest record: the one running now
+            outcome = self._execute(group, batch, ledger, last)
+            for part in group.parts:
+                self._settle(group, [c for c in batch if c.workload == part.plan.name], ledger)
             unfinished = [c for c in batch if c not in ledger.ended]
-            # The cell that was running when it ended gets the blame and the stderr tail; the
-            # cells after it are tried again in a fresh container -- unless the invocation was
-            # interleaved: then they were all running, and all of them ended with it.
-            for cell in unfinished[: len(unfinished) if group.interleave else 1]:
+            if not unfinished:
+                continue
+            if outcome.exit_code == EXIT_FRESH_PROCESS and len(ledger.ended) > ended_before:
+                continue  # a workload switched the GIL on: the rest in a fresh process
+            for cell in self._blamed(group, unfinished, ledger, last):
                 self._fail(group, cell, ledger, _describe(outcome), outcome.stderr_tail)
 
-    def _execute(self, group: Group, batch: list[Cell], ledger: CellLedger) -> Outcome:
-        index = {(c.mode, c.workers): c for c in batch}
-        last: list[Cell] = []  # the cell of the newest record: the one running now
+    def _settle(self, group: Group, cells: list[Cell], ledger: CellLedger) -> None:
+        """End the cells of a workload the runner has finished that have all repetitions."""
+        if cells:
+            for cell in ledger.settle(cells, group.part(cells[0].workload).plan.reps):
+                self.on_cell_done(cell, None)
+
+    @staticmethod
+    def _blamed(
+        group: Group, unfinished: list[Cell], ledger: CellLedger, last: list[Cell]
+    ) -> list[Cell]:
+        """The cells a process that ended early takes with it: the running cell (the newest
+        record's, else the first unfinished one), or, interleaved, every unfinished cell of
+        its workload (they were all running). Later workloads run on in a fresh container."""
+        running = _running(unfinished, ledger, last)
+        if running is None:
+            return []
+        if group.interleave:
+            return [c for c in unfinished if c.workload == running.workload]
+        return [running]
+
+    def _execute(
+        self, group: Group, batch: list[Cell], ledger: CellLedger, last: list[Cell]
+    ) -> Outcome:
+        index = {(c.workload, c.mode, c.workers): c for c in batch}
+        workloads = list(dict.fromkeys(c.workload for c in batch))
         request = ExecRequest(
             runtime_id=group.runtime.id,
             image=group.runtime.image,
-            argv=runner_argv(group, batch),
+            argv=runner_argv(group, batch, self.scaled_sizes.chosen(group)),
             idle_timeout_s=self.idle_timeout_s,
-            total_timeout_s=self.total_timeout_s,
+            total_timeout_s=self.total_timeout_s * len(workloads),
             memory=self.memory,
             cpuset=self.cpuset,
             labels={"gilbench.run": self.run_id, "gilbench.runtime": group.runtime.id},
             environment=dict(group.runtime.environment),
         )
+        self.on_cell_start(batch[0])
 
         def on_line(line: str) -> None:
             if not line.strip():
                 return
             data = _parse_runner_line(line)
-            cell = index.get((data.get("mode"), data.get("workers"))) if data else None
-            if data is None or cell is None or data.get("workload") != group.plan.name:
+            key = (data.get("workload"), data.get("mode"), data.get("workers")) if data else None
+            cell = index.get(key) if key else None
+            if cell is None:
                 current = _running(batch, ledger, last)
                 if current is not None:
                     self._fail(group, current, ledger, f"garbage on stdout: {line[:200]!r}", None)
                 return
+            if last and last[0].workload != cell.workload:  # the runner never goes back
+                self._settle(group, [c for c in batch if c.workload == last[0].workload], ledger)
+                self.on_cell_start(cell)
             last[:] = [cell]
             if cell in ledger.ended:
                 return  # a failed cell is failed once: later output of it is not measured
@@ -341,26 +399,29 @@ class GroupRunner:
     def _append(self, group: Group, cell: Cell, record: Record, ledger: CellLedger) -> None:
         append_record(self.results, record)
         self.scaled_sizes.note(record)
-        self.measured += record.ok
+        if record.ok:
+            self.measured.add(record.workload)
         calibrating = group.scaling_min_unit_s > 0
-        if ledger.note(cell, record, group.plan.reps, calibrating, group.repeat_disturbed):
+        reps = group.part(cell.workload).plan.reps
+        if ledger.note(cell, record, reps, calibrating, group.repeat_disturbed):
             self.on_cell_done(cell, record)
 
     def _fail(
         self, group: Group, cell: Cell, ledger: CellLedger, reason: str, stderr: str | None
     ) -> None:
+        part = group.part(cell.workload)
         record = Record(
             run_id=self.run_id,
             runtime=cell.runtime,
             workload=cell.workload,
             mode=cell.mode,
             workers=cell.workers,
-            size=group.plan.size,
+            size=part.plan.size,
             rep=ledger.next_rep.get(cell, 0),
             warmup=False,
             ok=False,
             backend=self.backend.name,
-            kind=group.plan.kind,
+            kind=part.plan.kind,
             error=reason,
             stderr_tail=stderr or None,
             ts=time.time(),
@@ -369,11 +430,12 @@ class GroupRunner:
         self._append(group, cell, record, ledger)  # an ok: false record ends its cell
 
 
-def _running(batch: list[Cell], ledger: CellLedger, last: list[Cell]) -> Cell | None:
-    """The cell a stray line belongs to: the one that reported last, else the first open one."""
+def _running(cells: list[Cell], ledger: CellLedger, last: list[Cell]) -> Cell | None:
+    """The cell a stray line or an early end belongs to: the one that reported last, else the
+    first open one."""
     if last and last[0] not in ledger.ended:
         return last[0]
-    return next((c for c in batch if c not in ledger.ended), None)
+    return next((c for c in cells if c not in ledger.ended), None)
 
 
 def _parse_runner_line(line: str) -> dict[str, Any] | None:
@@ -407,18 +469,19 @@ def failed_runtime_records(
             workload=cell.workload,
             mode=cell.mode,
             workers=cell.workers,
-            size=group.plan.size,
+            size=part.plan.size,
             rep=0,
             warmup=False,
             ok=False,
             backend=backend,
-            kind=group.plan.kind,
+            kind=part.plan.kind,
             error=reason,
             ts=time.time(),
             invocation=group.invocation,
         )
         for group in groups
-        for cell in group.cells
+        for part in group.parts
+        for cell in part.cells
     ]
 
 
@@ -429,7 +492,9 @@ def cell_of(record: Record) -> Cell:
 
 def completed_cells(results: Path, groups: Iterable[Group]) -> set[Cell]:
     """Cells an earlier attempt finished (all steady repetitions, or an `ok: false` record)."""
-    expected = {c: (g.plan.reps, g.repeat_disturbed) for g in groups for c in g.cells}
+    expected = {
+        c: (p.plan.reps, g.repeat_disturbed) for g in groups for p in g.parts for c in p.cells
+    }
     if not results.is_file():
         return set()
     ledger = CellLedger()

@@ -2,17 +2,18 @@
 workload name asks: `boom` raises, `hang` sleeps forever, `junk` prints garbage, `die` exits,
 `future` speaks a record schema this harness does not know, `noisy` has its first two steady
 measurements disturbed by other processes (and, like the real runner, measures a disturbed one
-again while --repeat-disturbed allows).
-Any other workload behaves. Used by the run-matrix tests, locally and inside containers."""
+again while --repeat-disturbed allows), `gilon` ends the process after it as the real runner
+does when a workload switched the GIL on. Any other workload behaves. Takes the real runner's
+--plan (several workloads per process). Used by the run-matrix tests, locally and inside
+containers."""
 import argparse
 import json
 import sys
 import time
 
 p = argparse.ArgumentParser()
-for flag in ("--workload", "--modes", "--workers", "--size", "--reps", "--warmups",
-             "--warmup-seconds", "--pool", "--scaling-min-unit-s", "--invocation",
-             "--order-seed", "--repeat-disturbed", "--disturbed-share", "--disturbed-floor-s"):
+for flag in ("--plan", "--warmup-seconds", "--pool", "--scaling-min-unit-s", "--invocation",
+             "--repeat-disturbed", "--disturbed-share", "--disturbed-floor-s"):
     p.add_argument(flag)
 p.add_argument("--interleave", action="store_true")  # accepted like the real runner's options
 a = p.parse_args()
@@ -28,18 +29,18 @@ def disturbed(record):
     return record["others_cpu_s"] > limit
 
 
-def measurements(mode, workers):
+def measurements(entry, mode, workers):
     """The cell's records in order: warm-ups, then steady ones, each disturbed one followed by
     its repetition while the budget lasts."""
-    warmups, reps = int(a.warmups), int(a.reps)
+    workload, warmups, reps = entry["workload"], int(entry["warmups"]), int(entry["reps"])
     budget = int(a.repeat_disturbed or 0)
-    noisy_left = 2 if (a.workload == "noisy" and mode == "threads" and workers == 2) else 0
+    noisy_left = 2 if (workload == "noisy" and mode == "threads" and workers == 2) else 0
     rep = 0
     for slot in range(warmups + reps):
         repeat_of = None
         while True:
-            record = dict(schema=1, workload=a.workload, mode=mode, workers=workers,
-                          size=int(a.size), rep=rep, warmup=slot < warmups, ok=True,
+            record = dict(schema=1, workload=workload, mode=mode, workers=workers,
+                          size=int(entry["size"]), rep=rep, warmup=slot < warmups, ok=True,
                           wall_s=WALL_S, cpu_s=WALL_S, implementation="cpython")
             if repeat_of is not None:
                 record.update(schema=2, repeat_of=repeat_of)
@@ -54,22 +55,25 @@ def measurements(mode, workers):
             repeat_of = record["rep"]
 
 
-for mode in a.modes.split(","):
-    for workers in [int(w) for w in a.workers.split(",")]:
-        for base in measurements(mode, workers):
+for entry in json.loads(a.plan):
+    workload = entry["workload"]
+    for mode, workers in entry["cells"]:
+        for base in measurements(entry, mode, workers):
             bad = mode == "threads" and workers == 2
-            if bad and a.workload == "hang":
+            if bad and workload == "hang":
                 time.sleep(3600)
-            if bad and a.workload == "junk" and base["rep"] == 1:
+            if bad and workload == "junk" and base["rep"] == 1:
                 print("Traceback (most recent call last): oops", flush=True)
                 continue
-            if bad and a.workload == "die":
+            if bad and workload == "die":
                 print("dying", file=sys.stderr, flush=True)
                 sys.exit(7)
-            if bad and a.workload == "future":
+            if bad and workload == "future":
                 base["schema"] = 99
-            if bad and a.workload == "boom":
+            if bad and workload == "boom":
                 base.update(ok=False, error="ZeroDivisionError: division by zero")
                 print(json.dumps(base), flush=True)
                 break
             print(json.dumps(base), flush=True)
+    if workload == "gilon":  # the runner's answer to a workload that switched the GIL on
+        sys.exit(75)

@@ -77,9 +77,11 @@ def _convoy_row(a: Analysis, rid: str, w: str, n: int, c: Comparison) -> list[st
 def warmup(a: Analysis, images: dict[str, str]) -> str:
     parts = [
         "## Warm-up",
-        "The first repetition of the first cell a fresh interpreter runs is its only truly cold "
-        "run (a JIT has compiled nothing yet); later cells in the same container start warm. "
-        "Cold/warm = that first run ÷ the steady median of the same cell.",
+        "The first repetition of a workload's first cell is the first time its code runs in "
+        "that interpreter (a JIT has compiled none of it yet); its later cells start warm. One "
+        "interpreter runs every workload of an invocation, in a shuffled order, so the "
+        "runtime's own start-up (a JVM's JIT compiling Jython itself) lands on whichever "
+        "workload came first. Cold/warm = that first run ÷ the steady median of the same cell.",
     ]
     if "warmup" in images:
         parts.append(f"![warm-up curves]({images['warmup']})")

@@ -46,15 +46,9 @@ def headline(a: Analysis) -> str:
         "",
         f"**Machine:** {machine}.",
     ]
-    total, inside = meta.wall_total_s, meta.workload_wall_s
-    if isinstance(total, int | float) and isinstance(inside, int | float) and total > 0:
-        over = total - inside
-        lines += [
-            "",
-            f"**Harness overhead:** {f.seconds(over)} of {f.seconds(total)} wall time "
-            f"({over / total:.0%}) was spent outside timed regions (image checks, container "
-            "start-up, warm-ups, reporting).",
-        ]
+    overhead = _overhead(a)
+    if overhead:
+        lines += ["", overhead]
     if meta.status not in (None, COMPLETE):
         lines += ["", f"> {v.WARN} The run is **{meta.status}**: some cells may be missing."]
     if a.cpus:
@@ -110,6 +104,26 @@ def _time_span(meta: RunMeta) -> str:
     if e_date == s_date:
         return f"{s_date} {s_time[:5]}–{e_time[:5]} UTC"
     return f"{s_date} {s_time[:5]} – {e_date} {e_time[:5]} UTC"
+
+
+def _overhead(a: Analysis) -> str | None:
+    """Where the run's wall time went: steady measurements, warm-up repetitions (timed, not
+    used), and everything outside any timed region."""
+    total = a.meta.wall_total_s
+    if not isinstance(total, int | float) or total <= 0 or not len(a.df):
+        return None
+    ok = a.df[a.df["ok"].astype(bool)]
+    walls = pd.to_numeric(ok["wall_s"], errors="coerce").fillna(0.0)
+    warm = float(walls[ok["warmup"].astype(bool)].sum())
+    steady = float(walls.sum()) - warm
+    outside = max(0.0, total - steady - warm)
+    return (
+        f"**Wall time:** {f.seconds(total)}: {f.seconds(steady)} ({steady / total:.0%}) in "
+        f"steady measurements, {f.seconds(warm)} ({warm / total:.0%}) in warm-up repetitions "
+        f"(timed, not used), and **harness overhead** {f.seconds(outside)} "
+        f"({outside / total:.0%}) outside any timed region (image checks, container and "
+        "interpreter start-up, process pools, calibration, reporting)."
+    )
 
 
 def _first_value(df: pd.DataFrame, column: str) -> Any:

@@ -16,7 +16,6 @@ from harness.measure.matrix import (
     GroupRunner,
     ScaledSizes,
     completed_cells,
-    next_batch,
     plan_groups,
     runner_argv,
     set_aside_partial,
@@ -28,20 +27,21 @@ from harness.vocabulary import DISTURBED_FLOOR_S, DISTURBED_SHARE
 FAKE_RUNNER = Path(__file__).resolve().parents[2] / "data" / "fake_runner.py"
 CATALOGUE = {
     name: WorkloadInfo(name, "cpu", 1, ("serial", "threads"))
-    for name in ("fine", "boom", "hang", "junk", "die", "future", "noisy")
+    for name in ("fine", "boom", "hang", "junk", "die", "future", "noisy", "gilon", "after")
 }
 RUNTIME = Runtime(id="local-python", family="local", image="", dockerfile="", context="",
                   build_args={}, expected_gil=None, warmups=0, description="")
 
 
 def _setup(tmp_path: Path, workload: str = "fine", workers: list[int] | None = None,
-           idle_timeout_s: float = 60, **suite_fields):
+           idle_timeout_s: float = 60, then: tuple[str, ...] = (), **suite_fields):
+    """One group of `workload` (and the workloads `then`, run after it in the same process)."""
     workloads = tmp_path / "workloads"
     workloads.mkdir()
     (workloads / "gilbench_runner.py").write_text(FAKE_RUNNER.read_text())
     suite = parse_suite(
         {"reps": 2, "warmups": 1, "workers": workers or [1, 2, 4],
-         "workloads": {workload: {"size": 3}}, **suite_fields},
+         "workloads": {name: {"size": 3} for name in (workload, *then)}, **suite_fields},
         "t", "t.yaml", CATALOGUE,
     )
     (group,) = plan_groups(suite, [RUNTIME])
@@ -154,13 +154,56 @@ def test_resume_skips_finished_cells_and_sets_partial_ones_aside(tmp_path):
     }
 
 
-def test_next_batch_prefers_one_grid_then_one_mode(tmp_path):
-    group, _, _, _ = _setup(tmp_path)
-    cells = [Cell("r", "w", m, n) for m in ("serial", "threads") for n in (1, 2)]
-    assert next_batch(group, cells) == cells
-    assert next_batch(group, cells[1:]) == [cells[1]]
-    interleaved = replace(group, interleave=True)
-    assert next_batch(interleaved, cells[1:]) == cells[1:]  # one invocation measures them all
+def _workloads_of(results: Path) -> dict[str, list[Record]]:
+    out: dict[str, list[Record]] = {}
+    for record in iter_records(results):
+        out.setdefault(record.workload, []).append(record)
+    return out
+
+
+def test_a_crash_fails_its_workload_and_later_workloads_run_in_a_fresh_container(tmp_path):
+    group, runner, results, _ = _setup(tmp_path, "die", workers=[1, 2], then=("after",))
+    assert [p.plan.name for p in group.parts] == ["die", "after"]
+    runner.run(group, set())
+    by_workload = _workloads_of(results)
+    failed = [r for r in by_workload["die"] if not r.ok]
+    assert [(r.mode, r.workers) for r in failed] == [("threads", 2)]
+    assert all(r.ok for r in by_workload["after"]) and len(by_workload["after"]) == 4 * 3
+    assert completed_cells(results, [group]) == set(group.cells)
+
+
+def test_an_interleaved_crash_takes_only_its_own_workload(tmp_path):
+    group, runner, results, _ = _setup(
+        tmp_path, "die", workers=[1, 2], then=("after",), interleave=True
+    )
+    runner.run(group, set())
+    by_workload = _workloads_of(results)
+    assert all(r.ok for r in by_workload["after"]) and len(by_workload["after"]) == 4 * 3
+    # the fake runner measures die's cells one after the other and dies at threads x2: the
+    # cells it had finished stand, the open ones of that workload fail with it
+    assert {(r.mode, r.workers) for r in by_workload["die"] if not r.ok} == {("threads", 2)}
+
+
+def test_a_runner_leaving_the_rest_for_a_fresh_process_fails_nothing(tmp_path):
+    group, runner, results, finished = _setup(tmp_path, "gilon", workers=[2], then=("after",))
+    runner.run(group, set())
+    assert all(r.ok for r in iter_records(results))
+    assert {c.workload for c, _ in finished} == {"gilon", "after"}
+    assert completed_cells(results, [group]) == set(group.cells)
+
+
+def test_the_plan_names_every_workload_with_its_cells_in_run_order(tmp_path):
+    group, _, _, _ = _setup(tmp_path, "fine", workers=[1, 2], then=("after",), interleave=True)
+    argv = runner_argv(group, group.cells[1:], {"after": 30})
+    plan = json.loads(argv[argv.index("--plan") + 1])
+    assert [e["workload"] for e in plan] == [p.plan.name for p in group.parts]
+    fine = next(e for e in plan if e["workload"] == "fine")
+    after = next(e for e in plan if e["workload"] == "after")
+    first = group.cells[0]
+    assert [first.mode, first.workers] not in (fine if first.workload == "fine" else after)["cells"]
+    assert after["scaled_size"] == 30 and "scaled_size" not in fine
+    assert {e["order_seed"] for e in plan} == {p.order_seed for p in group.parts}
+    assert "--interleave" in argv
 
 
 def test_records_are_flushed_as_they_arrive(tmp_path):
@@ -252,12 +295,12 @@ def test_an_interleaved_invocation_measures_its_cells_round_by_round(tmp_path):
     groups, results = _real_run(tmp_path, {"invocations": 2, "interleave": True}, [RUNTIME])
     for group in groups:
         mine = [r for r in iter_records(results) if r.invocation == group.invocation]
-        assert {r.order_seed for r in mine} == {group.order_seed}
+        assert {r.order_seed for r in mine} == {group.parts[0].order_seed}
         steady = [(r.mode, r.workers) for r in sorted(mine, key=lambda r: r.position)]
         # round 1 of every cell before round 2 of any
         assert sorted(steady[:4]) == sorted(steady[4:]) == sorted(
             (c.mode, c.workers) for c in group.cells)
-    assert groups[0].order_seed != groups[1].order_seed
+    assert groups[0].parts[0].order_seed != groups[1].parts[0].order_seed
     assert completed_cells(results, groups) == {c for g in groups for c in g.cells}
 
 
@@ -335,26 +378,51 @@ def test_every_invocation_measures_the_size_the_first_one_calibrated(tmp_path):
     assert len({r.size for r in calibrated}) == 1  # the same work in every invocation
     # only the first invocation timed a unit; the later ones were given its choice
     assert {r.invocation for r in calibrated if r.unit_s is not None} == {0}
-    assert groups[1].scaled_size is None  # planned without it: learnt while running
     assert completed_cells(results, groups) == {c for g in groups for c in g.cells}
 
 
 def test_scaled_sizes_are_learnt_from_records_and_from_an_earlier_attempt(tmp_path):
     group = _setup(tmp_path)[0]
+    plan = group.parts[0].plan
     calibrating = replace(group, scaling_min_unit_s=0.1)
     sizes = ScaledSizes()
-    assert sizes.apply(calibrating).scaled_size is None
-    serial = Record(run_id="r", runtime=RUNTIME.id, workload=group.plan.name, mode="serial",
-                    workers=1, size=group.plan.size, rep=0, warmup=False, ok=True)  # fmt: skip
+    assert sizes.chosen(calibrating) == {}
+    serial = Record(run_id="r", runtime=RUNTIME.id, workload=plan.name, mode="serial",
+                    workers=1, size=plan.size, rep=0, warmup=False, ok=True)  # fmt: skip
     sizes.note(serial)  # a fixed serial cell runs whether or not the others were scaled
-    assert sizes.apply(calibrating).scaled_size is None
-    sizes.settle(calibrating)  # the group ended: nothing was scaled
-    assert sizes.apply(calibrating).scaled_size == group.plan.size
-    assert "--scaled-size" in runner_argv(sizes.apply(calibrating), list(group.cells))
-    assert sizes.apply(group) is group  # a suite that does not calibrate is left alone
+    assert sizes.chosen(calibrating) == {}
+    sizes.settle(calibrating, [plan.name])  # the group ended: nothing was scaled
+    assert sizes.chosen(calibrating) == {plan.name: plan.size}
+    argv = runner_argv(calibrating, group.cells, sizes.chosen(calibrating))
+    assert json.loads(argv[argv.index("--plan") + 1])[0]["scaled_size"] == plan.size
+    assert sizes.chosen(group) == {}  # a suite that does not calibrate is left alone
 
     results = tmp_path / "earlier.jsonl"
-    scaled = replace(serial, sizing="calibrated", size=group.plan.size * 3)
+    scaled = replace(serial, sizing="calibrated", size=plan.size * 3)
     results.write_text(scaled.to_json() + "\n", encoding="utf-8")
     resumed = ScaledSizes.from_results(results)
-    assert resumed.apply(calibrating).scaled_size == group.plan.size * 3
+    assert resumed.chosen(calibrating) == {plan.name: plan.size * 3}
+
+
+def test_a_calibrating_workload_ends_when_the_runner_turns_to_the_next(tmp_path):
+    """Calibrated cells can only be complete once their runner is past them: that is when it
+    prints the next workload's first record, not when the whole container ends."""
+    root = Path(__file__).resolve().parents[3]
+    suite = parse_suite(
+        {"reps": 1, "warmups": 0, "workers": [2], "scaling_min_unit_s": 0.02,
+         "workloads": {"cpu": {"size": 200, "modes": ["serial", "threads"]},
+                       "zlib": {"size": 1, "modes": ["serial"]}}},
+        "t", "t.yaml", {"cpu": WorkloadInfo("cpu", "cpu", 1, ("serial", "threads")),
+                        "zlib": WorkloadInfo("zlib", "clib", 1, ("serial",))},
+    )
+    (group,) = plan_groups(suite, [RUNTIME])
+    events: list[tuple[str, str]] = []
+    runner = GroupRunner(LocalBackend({"local-python": [sys.executable]}, root / "workloads"),
+                         "run-1", tmp_path / RESULTS_FILE, idle_timeout_s=60, total_timeout_s=120,
+                         memory="1g", cpuset=None,
+                         on_cell_done=lambda c, r: events.append(("done", c.workload)),
+                         on_cell_start=lambda c: events.append(("start", c.workload)))
+    runner.run(group, set())
+    first, second = (p.plan.name for p in group.parts)
+    assert events == [("start", first)] + [("done", first)] * len(group.part(first).cells) + [
+        ("start", second)] + [("done", second)] * len(group.part(second).cells)

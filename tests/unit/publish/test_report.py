@@ -335,8 +335,8 @@ def synthetic_meta() -> dict:
         "docker": {"engine_version": "20.10.24", "api_version": "1.41"},
         "harness_revision": "0123456789abcdef0123456789abcdef01234567",
         "cpuset": "0-1", "cpus": 2, "memory_limit": "2g",
-        "started_at": "2026-11-25T23:15:00Z", "finished_at": "2026-11-25T23:21:47Z",
-        "wall_total_s": 407.2, "workload_wall_s": 236.9,
+        "started_at": "2026-11-25T23:15:00Z", "finished_at": "2026-11-25T23:31:52Z",
+        "wall_total_s": 1012.4, "workload_wall_s": 767.2,
         "runtimes": runtimes,
     }  # fmt: skip
 

@@ -327,7 +327,20 @@ def test_asyncio_mode_overlaps_in_one_thread():
         (["--workload", "cpu", "--reps", "0"], "--reps must be >= 1"),
         (["--workload", "cpu", "--warmups", "-1"], "--warmups must be >= 0"),
         (["--workload", "cpu", "--pool", "threads"], "'threads' is not one of"),
-        (["--modes", "serial"], "--workload is required"),
+        (["--modes", "serial"], "--workload or --plan is required"),
+        (["--plan", "[{"], "--plan: not JSON"),
+        (["--plan", "[]"], "--plan: expected a non-empty JSON list"),
+        (["--plan", '[{"workload": "cpu"}]'], "--plan entry 0: cells: expected a non-empty"),
+        (["--plan", '[{"workload": "cpu", "cells": [["serial", 1]], "reps": 0}]'],
+         "--plan entry 0: reps must be >= 1"),
+        (["--plan", '[{"workload": "cpu", "cells": [["fibres", 1]]}]'],
+         "--plan entry 0: cells: unknown mode(s) fibres"),
+        (["--plan", '[{"workload": "nope", "cells": [["serial", 1]]}]'],
+         "--plan entry 0: workload: unknown workload 'nope'"),
+        (["--plan", '[{"workload": "cpu", "cells": [["serial", 1]], "speed": 2}]'],
+         "--plan entry 0: unknown field(s) speed"),
+        (["--plan", '[{"workload": "cpu", "cells": [["serial", 1]]}]', "--workload", "cpu"],
+         "--plan replaces --workload"),
         (["--workload", "cpu", "--frobnicate"], "unrecognized arguments: --frobnicate"),
     ],
 )
@@ -590,3 +603,36 @@ def test_bad_warmup_seconds_is_one_line():
     assert done.stderr.strip().splitlines() == [
         "gilbench_runner: error: --warmup-seconds must be >= 0, got -1"
     ]
+
+
+def test_a_plan_runs_several_workloads_in_one_process_in_its_order():
+    plan = [
+        {"workload": "zlib", "cells": [["threads", 2], ["serial", 1]], "size": 1, "reps": 2,
+         "warmups": 0, "order_seed": 3},
+        {"workload": "cpu", "cells": [["serial", 1]], "size": 500, "reps": 1, "warmups": 1},
+    ]
+    out = records(run("--plan", json.dumps(plan), "--interleave", "--invocation", "2"))
+    for rec in out:
+        check_record(rec)
+        assert rec["ok"] and rec["invocation"] == 2
+    assert [r["workload"] for r in out] == ["zlib"] * 4 + ["cpu"] * 2  # one after the other
+    assert [r["position"] for r in out] == list(range(6))  # one process, one sequence
+    assert {r["order_seed"] for r in out if r["workload"] == "zlib"} == {3}
+    assert [(r["mode"], r["workers"], r["warmup"]) for r in out if r["workload"] == "cpu"] == [
+        ("serial", 1, True), ("serial", 1, False)]
+
+
+def test_a_workload_that_switches_the_gil_on_leaves_the_rest_for_a_fresh_process(monkeypatch):
+    monkeypatch.syspath_prepend(str(WORKLOADS))
+    import gilbench_runner as runner
+
+    from harness.measure.matrix import EXIT_FRESH_PROCESS
+
+    opts = runner.parse_args(["--plan", json.dumps(
+        [{"workload": name, "cells": [["serial", 1]]} for name in ("numpy", "cpu", "zlib")])])
+    ran = []
+    states = iter([False, True])  # free-threaded at start; numpy's import switched it on
+    monkeypatch.setattr(runner, "run_part", lambda part, opts, positions: ran.append(part.workload))
+    monkeypatch.setattr(runner.probe, "gil_enabled", lambda: next(states))
+    assert runner.run_parts(opts) == runner.EXIT_FRESH_PROCESS == EXIT_FRESH_PROCESS
+    assert ran == ["numpy"]

@@ -63,8 +63,8 @@ def _measure(tmp_path, monkeypatch, noisy_calls: set[int], *options: str) -> lis
     opts = runner.parse_args([*argv, "--warmups", "1", *options])
     module = NoisyNeighbour(tmp_path / "stat", noisy_calls)
     counters = runner.CpuCounters([0], path=str(module.stat), own=lambda: 0.0)
-    cells = runner.plan_cells(["serial"], [1], 5, 5, None)
-    runner.Invocation(module, opts, counters=counters).run_sequential(cells)
+    cells = runner.plan_cells([("serial", 1)], 5, 5, None)
+    runner.WorkloadRun(module, opts.parts[0], opts, counters=counters).run_sequential(cells)
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 

@@ -99,6 +99,8 @@ def test_subprocess_pool_speaks_bytes_pipes_with_a_json_that_refuses_bytes(stric
         json.loads(b"{}")  # the emulation is active
     pool = runner.SubprocessPool("cpu", common.discover(), 2)
     try:
+        pool.use("zlib")  # a load task's answer crosses the same pipes
+        pool.use("cpu")
         answers = pool.run(300, 2)
         pings = pool.ping(2)
     finally:
@@ -123,6 +125,29 @@ def test_serve_reads_bytes_and_answers_the_empty_task():
     assert ping == {"index": 1, "ok": True, "pid": hello["pid"]}
 
 
+def test_one_subprocess_pool_serves_every_workload_of_the_process():
+    catalogue = common.discover()
+    pools = runner.Pools(2)
+    try:
+        cpu, _, fresh, shared = pools.get("subprocess", "cpu", catalogue, 2)
+        assert (fresh, shared) == (True, True)
+        first = {a["pid"] for a in cpu.ping(2)}
+        assert [a["checksum"] for a in cpu.run(100, 2)] == ["25-1060", "25-1060"]
+        zlib_pool, _, fresh, _ = pools.get("subprocess", "zlib", catalogue, 1)
+        assert zlib_pool is cpu and not fresh  # the same interpreters, now running zlib
+        assert {a["pid"] for a in zlib_pool.ping(2)} == first
+        packed = zlib_pool.run(1, 2)
+        assert all(a["ok"] and a["checksum"] != "25-1060" for a in packed)
+        with pytest.raises(RuntimeError, match="pool worker cannot load nope: .*nope"):
+            cpu.use("nope")
+        cpu.broken = "a worker died"  # a broken pool is replaced, not reused
+        again, _, fresh, _ = pools.get("subprocess", "cpu", catalogue, 2)
+        assert again is not cpu and fresh and {a["pid"] for a in again.ping(2)} != first
+    finally:
+        pools.close()
+    assert pools.shared is None
+
+
 @pytest.mark.parametrize("kind", ["multiprocessing", "subprocess"])
 def test_pool_workers_import_the_workload_once_and_never_rediscover_it(kind, tmp_path, monkeypatch):
     folder = tmp_path / "wl"
@@ -132,7 +157,7 @@ def test_pool_workers_import_the_workload_once_and_never_rediscover_it(kind, tmp
     log = tmp_path / "imports.log"
     monkeypatch.setenv("IMPORT_LOG", str(log))
     monkeypatch.setenv("GILBENCH_WORKLOADS_PATH", str(folder))
-    pool = runner.make_pool(kind, "counted", common.discover(), 2)[0]
+    pool = runner.Pools(2).get(kind, "counted", common.discover(), 2)[0]
     try:
         source.unlink()  # a per-task discovery would now fail with "unknown workload"
         answers = [pool.run(10, 2) for _ in range(3)]
@@ -449,7 +474,7 @@ def test_a_workload_whose_work_is_not_proportional_to_its_size_is_never_calibrat
             raise AssertionError("calibration must not even time it")
 
     opts = runner.parse_args(["--workload", "cpu", "--scaling-min-unit-s", "5"])
-    assert runner.calibrate(Factorial, 8, ["serial"], opts) == (8, None)
+    assert runner.calibrate(Factorial, 8, ["serial"], opts.parts[0], opts) == (8, None)
 
 
 def test_a_workload_unsupported_in_every_requested_mode_is_not_timed():
@@ -461,7 +486,7 @@ def test_a_workload_unsupported_in_every_requested_mode_is_not_timed():
             raise AssertionError("calibration must not time a workload that cannot run here")
 
     opts = runner.parse_args(["--workload", "numpy", "--scaling-min-unit-s", "5"])
-    assert runner.calibrate(Missing, 8, ["serial", "threads"], opts) == (8, None)
+    assert runner.calibrate(Missing, 8, ["serial", "threads"], opts.parts[0], opts) == (8, None)
 
 
 def test_a_size_chosen_by_an_earlier_invocation_is_used_without_timing():
@@ -473,6 +498,6 @@ def test_a_size_chosen_by_an_earlier_invocation_is_used_without_timing():
     opts = runner.parse_args(
         ["--workload", "cpu", "--scaling-min-unit-s", "0.1", "--scaled-size", "240"]
     )
-    assert runner.calibrate(Cpu, 80, ["serial", "threads"], opts) == (240, None)
+    assert runner.calibrate(Cpu, 80, ["serial", "threads"], opts.parts[0], opts) == (240, None)
     with pytest.raises(runner.UsageError, match="--scaled-size needs --scaling-min-unit-s"):
         runner.parse_args(["--workload", "cpu", "--scaled-size", "240"])
