@@ -42,6 +42,7 @@ POOL_KINDS = ("auto", "multiprocessing", "subprocess")
 MAX_WARMUP_REPS = 200  # --warmup-seconds never makes a cell run longer than this many warm-ups
 POOL_POLL_S = 0.2                 # how often a waiting parent checks its pool workers are alive
 WARM_ROUNDS = 20                  # pool warm-up rounds until every worker has answered
+WARM_TIMEOUT_S = 60               # a multiprocessing pool whose workers never answer is unusable
 ROUNDTRIP_ROUNDS = 20             # empty-task rounds timed per processes cell
 MAX_SCALE = 1000                  # calibration never multiplies the suite size by more
 CLOSE_TIMEOUT_S = 30
@@ -625,11 +626,14 @@ class MultiprocessingPool(object):
             raise
 
     def _warm(self):
-        """Wait until every worker has started (and imported the workload) and answered."""
+        """Wait until every worker has started (and imported the workload) and answered; a
+        pool in which none answers within WARM_TIMEOUT_S is unusable (a runtime whose
+        multiprocessing starts no workers would otherwise hang here)."""
         pids = set()
+        deadline = time.time() + WARM_TIMEOUT_S
         for _ in range(WARM_ROUNDS):
             pending = [self.pool.apply_async(task_warm, (0.02,)) for _ in range(self.processes)]
-            pids.update(self._collect(pending))
+            pids.update(self._collect(pending, deadline))
             if len(pids) >= self.processes:
                 return
         log("multiprocessing pool: only %d of %d workers answered the warm-up"
@@ -640,10 +644,13 @@ class MultiprocessingPool(object):
             raise RuntimeError(self.broken)
         return self._collect([self.pool.apply_async(func, args) for args in argses])
 
-    def _collect(self, pending):
-        """The results of `pending`, failing at once when a pool worker has died."""
+    def _collect(self, pending, deadline=None):
+        """The results of `pending`, failing at once when a pool worker has died (or, with a
+        `deadline`, when it has passed)."""
         for item in pending:
             while not item.ready():
+                if deadline is not None and time.time() > deadline:
+                    raise RuntimeError("no pool worker answered within %d s" % WARM_TIMEOUT_S)
                 item.wait(POOL_POLL_S)
                 dead = dead_worker_message(self.workers)
                 if dead:
@@ -797,7 +804,9 @@ class Pools(object):
     def get(self, kind, workload, catalogue, processes):
         """(pool, fallback reason, fresh: its workers never ran a unit, shared: not ours to
         close)."""
-        if kind in ("auto", "multiprocessing") and self.fallback is None:
+        if kind == "auto" and self.fallback is None and common.IS_CLI:
+            self.fallback = "multiprocessing is not supported on IronPython"
+        if kind == "multiprocessing" or (kind == "auto" and self.fallback is None):
             try:
                 return MultiprocessingPool(workload, catalogue, processes), None, True, False
             except KeyboardInterrupt:

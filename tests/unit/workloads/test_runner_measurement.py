@@ -11,6 +11,7 @@ import random
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -501,3 +502,61 @@ def test_a_size_chosen_by_an_earlier_invocation_is_used_without_timing():
     assert runner.calibrate(Cpu, 80, ["serial", "threads"], opts.parts[0], opts) == (240, None)
     with pytest.raises(runner.UsageError, match="--scaled-size needs --scaling-min-unit-s"):
         runner.parse_args(["--workload", "cpu", "--scaled-size", "240"])
+
+
+class _SilentPool:
+    """A multiprocessing.Pool whose workers never start (nothing ever becomes ready)."""
+
+    _pool: list = []
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def apply_async(self, func, args):
+        class Never:
+            def ready(self):
+                return False
+
+            def wait(self, timeout):
+                time.sleep(min(timeout, 0.01))
+
+        return Never()
+
+    def terminate(self):
+        pass
+
+    def join(self):
+        pass
+
+
+def test_a_multiprocessing_pool_whose_workers_never_answer_falls_back(monkeypatch):
+    import multiprocessing
+
+    monkeypatch.setattr(multiprocessing, "Pool", _SilentPool)
+    monkeypatch.setattr(runner, "WARM_TIMEOUT_S", 0.2)
+    pools = runner.Pools(1)
+    try:
+        pool, reason, fresh, shared = pools.get("auto", "cpu", common.discover(), 1)
+        assert pool.kind == "subprocess" and fresh and shared
+        assert "no pool worker answered within" in reason
+        assert pools.get("auto", "zlib", common.discover(), 1)[1] == reason  # not tried again
+        with pytest.raises(RuntimeError, match="no pool worker answered"):
+            pools.get("multiprocessing", "cpu", common.discover(), 1)
+    finally:
+        pools.close()
+
+
+def test_ironpython_goes_straight_to_the_subprocess_pool(monkeypatch):
+    import multiprocessing
+
+    def never(*args, **kwargs):
+        raise AssertionError("multiprocessing must not be tried on IronPython")
+
+    monkeypatch.setattr(multiprocessing, "Pool", never)
+    monkeypatch.setattr(runner.common, "IS_CLI", True)
+    pools = runner.Pools(1)
+    try:
+        pool, reason, _, _ = pools.get("auto", "cpu", common.discover(), 1)
+        assert pool.kind == "subprocess" and reason == "multiprocessing is not supported on IronPython"
+    finally:
+        pools.close()
