@@ -562,15 +562,27 @@ class MeasureExecutor(object):
 
 # --- pool workers: the workload is imported once per worker, never per task -----------------
 
-_WORKER = {"module": None, "error": None}
+_WORKER = {"name": None, "module": None, "error": None, "catalogue": None, "loaded": {}}
 
 
 def worker_init(workload, catalogue):
     """Pool-worker start-up: import the workload once (an error is answered by every task)."""
-    try:
-        _WORKER["module"] = common.load_workload(workload, catalogue)
-    except:  # noqa: E722 -- a raising initializer makes multiprocessing respawn it for ever
-        _WORKER["error"] = current_error()
+    _WORKER["catalogue"] = catalogue
+    worker_load(workload)
+
+
+def worker_load(workload):
+    """Make `workload` the one this worker runs, importing it once (a shared pool's worker
+    runs several workloads, one after the other)."""
+    _WORKER["name"] = workload
+    _WORKER["module"] = _WORKER["loaded"].get(workload)
+    _WORKER["error"] = None
+    if _WORKER["module"] is None:
+        try:
+            _WORKER["module"] = common.load_workload(workload, _WORKER["catalogue"])
+            _WORKER["loaded"][workload] = _WORKER["module"]
+        except:  # noqa: E722 -- a raising initializer makes multiprocessing respawn it for ever
+            _WORKER["error"] = current_error()
 
 
 def timed_unit(module, size, index):
@@ -589,10 +601,21 @@ def timed_unit(module, size, index):
             "cpu_s": cpu, "pid": os.getpid()}
 
 
-def task_unit(size, index):
+def task_unit(workload, size, index):
+    if _WORKER["name"] != workload:  # never time one workload's unit as another's
+        return {"index": index, "ok": False,
+                "error": "pool worker %s runs %s, not %s" % (os.getpid(), _WORKER["name"],
+                                                               workload)}
     if _WORKER["module"] is None:
         return {"index": index, "ok": False, "error": _WORKER["error"] or "worker not set up"}
     return timed_unit(_WORKER["module"], size, index)
+
+
+def task_load(workload, pause):
+    """Turn this worker to `workload`; the pause lets every worker take one such task."""
+    worker_load(workload)
+    time.sleep(pause)
+    return os.getpid(), _WORKER["error"]
 
 
 def task_ping(index):
@@ -614,6 +637,7 @@ class MultiprocessingPool(object):
         import multiprocessing
         self.processes = processes
         self.broken = None
+        self.workload = workload
         self.pool = multiprocessing.Pool(processes, worker_init, (workload, catalogue))
         # multiprocessing.Pool silently replaces a dead worker and waits forever for the task
         # it held: watch the original workers instead (none of them exits while the pool lives)
@@ -639,6 +663,27 @@ class MultiprocessingPool(object):
         log("multiprocessing pool: only %d of %d workers answered the warm-up"
             % (len(pids), self.processes))
 
+    def use(self, workload):
+        """Turn every worker to `workload` (each imports it once), outside any timed region:
+        rounds of one load task per worker until each worker has answered one."""
+        if workload == self.workload:
+            return
+        self.workload = None  # half turned: units refused (task_unit checks the name)
+        pids = set()
+        deadline = time.time() + WARM_TIMEOUT_S
+        for _ in range(WARM_ROUNDS):
+            pending = [self.pool.apply_async(task_load, (workload, 0.02))
+                       for _ in range(self.processes)]
+            for pid, error in self._collect(pending, deadline):
+                if error:
+                    raise RuntimeError("pool worker cannot load %s: %s" % (workload, error))
+                pids.add(pid)
+            if len(pids) >= self.processes:
+                self.workload = workload
+                return
+        raise RuntimeError("multiprocessing pool: only %d of %d workers turned to %s"
+                           % (len(pids), self.processes, workload))
+
     def _map(self, func, argses):
         if self.broken:
             raise RuntimeError(self.broken)
@@ -659,7 +704,7 @@ class MultiprocessingPool(object):
         return [item.get() for item in pending]
 
     def run(self, size, workers):
-        return self._map(task_unit, [(size, index) for index in range(workers)])
+        return self._map(task_unit, [(self.workload, size, index) for index in range(workers)])
 
     def ping(self, workers):
         return self._map(task_ping, [(index,) for index in range(workers)])
@@ -791,9 +836,9 @@ class SubprocessPool(object):
 
 
 class Pools(object):
-    """The process pools of this runner process. A multiprocessing pool (forked or spawned:
-    cheap) is started per processes executor; the subprocess pool is started once, with the
-    most workers any cell of the plan needs, and kept for every workload; one that broke is
+    """The process pool of this runner process, started once with the most workers any cell
+    of the plan needs and kept for every workload (`use` turns its workers to the next one;
+    their start-up -- a fork, a spawned interpreter, a JVM -- is paid once). One that broke is
     replaced. `auto` remembers why multiprocessing could not be used."""
 
     def __init__(self, processes):
@@ -802,13 +847,23 @@ class Pools(object):
         self.fallback = None
 
     def get(self, kind, workload, catalogue, processes):
-        """(pool, fallback reason, fresh: its workers never ran a unit, shared: not ours to
-        close)."""
+        """(pool, fallback reason, fresh: its workers never ran a unit)."""
         if kind == "auto" and self.fallback is None and common.IS_CLI:
             self.fallback = "multiprocessing is not supported on IronPython"
-        if kind == "multiprocessing" or (kind == "auto" and self.fallback is None):
+        wanted = "multiprocessing" if kind == "multiprocessing" or (
+            kind == "auto" and self.fallback is None) else "subprocess"
+        reason = self.fallback if kind == "auto" else None
+        pool = self.shared
+        if (pool is not None and not pool.broken and pool.kind == wanted
+                and pool.processes >= processes):
+            pool.use(workload)
+            return pool, reason, False
+        self.close()
+        size = max(processes, self.processes)
+        if wanted == "multiprocessing":
             try:
-                return MultiprocessingPool(workload, catalogue, processes), None, True, False
+                self.shared = MultiprocessingPool(workload, catalogue, size)
+                return self.shared, None, True
             except KeyboardInterrupt:
                 raise
             except:  # noqa: E722
@@ -817,19 +872,13 @@ class Pools(object):
                     raise RuntimeError(reason)
                 log("%s; using the subprocess pool" % reason)
                 self.fallback = reason
-        reason = self.fallback if kind == "auto" else None
-        pool = self.shared
-        if pool is not None and not pool.broken and pool.processes >= processes:
-            pool.use(workload)
-            return pool, reason, False, True
-        self.close()
-        self.shared = SubprocessPool(workload, catalogue, max(processes, self.processes))
-        return self.shared, reason, True, True
+        self.shared = SubprocessPool(workload, catalogue, size)
+        return self.shared, reason, True
 
     def close(self):
         if self.shared is not None:
-            self.shared.close()
-            self.shared = None
+            pool, self.shared = self.shared, None
+            pool.close()
 
 
 class ProcessExecutor(object):
@@ -841,8 +890,8 @@ class ProcessExecutor(object):
             raise Unsupported("this runtime has no subprocess module")
         self.size = size
         self.workload = workload
-        self.impl, self.fallback, fresh, self.shared = pools.get(
-            pool_kind, workload, catalogue, max(workers_list))
+        self.impl, self.fallback, fresh = pools.get(pool_kind, workload, catalogue,
+                                                    max(workers_list))
         self.pool = self.impl.kind
         try:
             if fresh:
@@ -851,8 +900,8 @@ class ProcessExecutor(object):
                 self.jit_warm_rounds = self._warm_jit(max(workers_list), 0.0, warm_rounds)
             self.roundtrips = dict((workers, self._roundtrip(workers))
                                    for workers in workers_list)
-        except:  # noqa: E722
-            self.close()
+        except:  # noqa: E722 -- a pool that failed here is not used again
+            self.impl.broken = self.impl.broken or current_error()
             raise
 
     def roundtrip(self, workers):
@@ -880,8 +929,7 @@ class ProcessExecutor(object):
         return median(times)
 
     def run(self, workers):
-        if self.shared:
-            self.impl.use(self.workload)
+        self.impl.use(self.workload)
         cpu0 = common.cpu_time()
         start = common.perf_counter()
         answers = self.impl.run(self.size, workers)
@@ -905,8 +953,7 @@ class ProcessExecutor(object):
         return result
 
     def close(self):
-        if not self.shared:  # the shared subprocess pool outlives the workload (Pools.close)
-            self.impl.close()
+        pass  # the pool outlives the workload: Pools.close, when the process ends
 
 
 def make_executor(mode, module, size, part, opts):
