@@ -767,6 +767,7 @@ class SubprocessPool(object):
         region) or says why it cannot."""
         if workload == self.workload:
             return
+        self.workload = None  # half turned until every worker answered
         answers = self._exchange([{"load": workload, "index": index}
                                   for index in range(len(self.children))])
         for answer in answers:
@@ -883,7 +884,7 @@ class Pools(object):
 
 class ProcessExecutor(object):
     def __init__(self, module, workload, size, workers_list, pools, pool_kind, catalogue,
-                 warm_seconds=0.0, warm_rounds=1):
+                 warm_seconds=0.0):
         try:
             import subprocess  # noqa: F401
         except ImportError:
@@ -896,8 +897,8 @@ class ProcessExecutor(object):
         try:
             if fresh:
                 self.jit_warm_rounds = self._warm_jit(max(workers_list), warm_seconds)
-            else:  # warm interpreters: this workload's code only, as many rounds as a cell
-                self.jit_warm_rounds = self._warm_jit(max(workers_list), 0.0, warm_rounds)
+            else:  # warm interpreters: one round of this workload's code (then cell warm-ups)
+                self.jit_warm_rounds = self._warm_jit(max(workers_list), 0.0, 1)
             self.roundtrips = dict((workers, self._roundtrip(workers))
                                    for workers in workers_list)
         except:  # noqa: E722 -- a pool that failed here is not used again
@@ -910,7 +911,7 @@ class ProcessExecutor(object):
     def _warm_jit(self, max_workers, seconds, at_least=0):
         """A fresh pool's workers are fresh interpreters: on a JIT runtime (--warmup-seconds
         > 0) run real units on all of them, untimed, for that long before any cell is measured.
-        A shared pool's workers already ran other workloads: `at_least` rounds of this one."""
+        A reused pool's workers already ran other workloads: `at_least` rounds of this one."""
         rounds = 0
         deadline = common.perf_counter() + seconds
         while rounds < at_least or (common.perf_counter() < deadline
@@ -970,7 +971,7 @@ def make_executor(mode, module, size, part, opts):
         return AsyncioExecutor(module, workload, size, workers_list)
     if mode == "processes":
         return ProcessExecutor(module, workload, size, workers_list, opts.pools, opts.pool,
-                               opts.catalogue, opts.warmup_seconds, max(1, part.warmups))
+                               opts.catalogue, opts.warmup_seconds)
     raise Unsupported("unknown mode %r" % mode)
 
 
@@ -988,7 +989,8 @@ def calibrate(module, size, modes, part, opts):
         return part.scaled_size, None
     try:
         warmed = 0
-        deadline = common.perf_counter() + opts.warmup_seconds
+        # a JIT's own start-up only once per process: later workloads warm up like a cell
+        deadline = common.perf_counter() + (opts.warmup_seconds if opts.first_cell else 0.0)
         while warmed < max(1, part.warmups) or (common.perf_counter() < deadline
                                                 and warmed < MAX_WARMUP_REPS):
             module.unit(size, 0)
