@@ -19,6 +19,7 @@ free-threaded build); the workloads after it were left for a fresh process.
 from __future__ import print_function, division
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -297,7 +298,8 @@ def parse_args(argv):
     if opts.serve:
         _known_workload(opts.workload, opts.catalogue, "--workload")
         return opts
-    if args.plan is not None:
+    opts.planned = args.plan is not None
+    if opts.planned:
         opts.parts = _parts_from_plan(args.plan, opts.catalogue)
     else:
         opts.parts = [_part_from_args(args, opts.catalogue)]
@@ -695,7 +697,8 @@ class MultiprocessingPool(object):
         for item in pending:
             while not item.ready():
                 if deadline is not None and time.time() > deadline:
-                    raise RuntimeError("no pool worker answered within %d s" % WARM_TIMEOUT_S)
+                    self.broken = "no pool worker answered within %d s" % WARM_TIMEOUT_S
+                    raise RuntimeError(self.broken)
                 item.wait(POOL_POLL_S)
                 dead = dead_worker_message(self.workers)
                 if dead:
@@ -807,7 +810,8 @@ class SubprocessPool(object):
             raise
 
     def run(self, size, workers):
-        return self._exchange([{"size": size, "index": index} for index in range(workers)])
+        return self._exchange([{"workload": self.workload, "size": size, "index": index}
+                               for index in range(workers)])
 
     def ping(self, workers):
         return self._exchange([{"ping": True, "index": index} for index in range(workers)])
@@ -857,8 +861,14 @@ class Pools(object):
         pool = self.shared
         if (pool is not None and not pool.broken and pool.kind == wanted
                 and pool.processes >= processes):
-            pool.use(workload)
-            return pool, reason, False
+            try:
+                pool.use(workload)
+                return pool, reason, False
+            except KeyboardInterrupt:
+                raise
+            except:  # noqa: E722 -- a pool that cannot turn is replaced by a fresh one
+                log("the %s pool could not turn to %s (%s); starting a fresh one"
+                    % (pool.kind, workload, current_error()))
         self.close()
         size = max(processes, self.processes)
         if wanted == "multiprocessing":
@@ -977,6 +987,16 @@ def make_executor(mode, module, size, part, opts):
 
 # --- calibration: scaling cells get units long enough to scale ------------------------------
 
+def take_warmup_budget(module, opts):
+    """--warmup-seconds for the first warm-up in this process that runs workload code here (a
+    JIT's own start-up is paid once), 0 afterwards; a start-up workload's work is new
+    interpreters, so it leaves the budget to the next workload."""
+    if not opts.first_cell or getattr(module, "KIND", None) == "startup":
+        return 0.0
+    opts.first_cell = False
+    return opts.warmup_seconds
+
+
 def calibrate(module, size, modes, part, opts):
     """(size for the scaling cells, measured unit seconds or None). Times one serial unit at the
     suite size after the warm-up; scales the size by ceil(min_unit_s / t), at most MAX_SCALE."""
@@ -990,7 +1010,7 @@ def calibrate(module, size, modes, part, opts):
     try:
         warmed = 0
         # a JIT's own start-up only once per process: later workloads warm up like a cell
-        deadline = common.perf_counter() + (opts.warmup_seconds if opts.first_cell else 0.0)
+        deadline = common.perf_counter() + take_warmup_budget(module, opts)
         while warmed < max(1, part.warmups) or (common.perf_counter() < deadline
                                                 and warmed < MAX_WARMUP_REPS):
             module.unit(size, 0)
@@ -1172,8 +1192,7 @@ class WorkloadRun(object):
     def warm(self, cell):
         """Warm-up reps: --warmups, and on the process's first cell at least --warmup-seconds
         (its warm-up records show the whole curve; it also warms the JIT for later cells)."""
-        budget = self.opts.warmup_seconds if self.opts.first_cell else 0.0
-        self.opts.first_cell = False
+        budget = 0.0 if cell.failed else take_warmup_budget(self.module, self.opts)
         warmed = 0.0
         while not cell.failed and (cell.rep < self.part.warmups or
                                    (warmed < budget and cell.rep < MAX_WARMUP_REPS)):
@@ -1302,7 +1321,12 @@ def run_parts(opts):
     gil = probe.gil_enabled()
     try:
         for index, part in enumerate(opts.parts):
+            if opts.planned:  # tells the harness which workload runs from now on
+                emit({"event": "workload", "workload": part.workload})
             run_part(part, opts, positions)
+            # what the workload left behind is not the next one's to collect (PyPy does not
+            # see numpy's memory behind cpyext and would let it grow to the memory limit)
+            gc.collect()
             now = probe.gil_enabled()
             if now != gil and index + 1 < len(opts.parts):
                 log("%s switched the GIL %s; leaving %s for a fresh process"
@@ -1318,6 +1342,7 @@ def run_parts(opts):
 
 def _load(state, catalogue, name, index):
     """A load task: import `name` (once) and run its units from now on."""
+    state["name"], state["module"] = None, None  # until loaded: units are refused
     try:
         if name not in state["loaded"]:
             state["loaded"][name] = common.load_workload(name, catalogue)
@@ -1325,7 +1350,7 @@ def _load(state, catalogue, name, index):
         raise
     except:  # noqa: E722
         return {"index": index, "ok": False, "error": current_error()}
-    state["module"] = state["loaded"][name]
+    state["name"], state["module"] = name, state["loaded"][name]
     return {"index": index, "ok": True, "pid": os.getpid()}
 
 
@@ -1340,10 +1365,14 @@ def _answer(state, catalogue, line):
         if task.get("load"):
             return _load(state, catalogue, str(task["load"]), index)
         size = int(task["size"])
+        workload = task.get("workload", state["name"])
     except KeyboardInterrupt:
         raise
-    except:  # noqa: E722 -- a bad line or a workload that cannot be imported
+    except:  # noqa: E722 -- a bad line
         return {"ok": False, "index": None, "error": "bad task line: %s" % current_error()}
+    if state["module"] is None or workload != state["name"]:  # never one unit as another's
+        return {"index": index, "ok": False, "error": "pool worker %s runs %s, not %s"
+                % (os.getpid(), state["name"], workload)}
     return timed_unit(state["module"], size, index)
 
 
@@ -1360,7 +1389,7 @@ def serve(opts):
         emit({"ready": False, "pid": os.getpid(), "error": current_error()})
         return 1
     emit({"ready": True, "pid": os.getpid()})
-    state = {"module": module, "loaded": {opts.workload: module}}
+    state = {"name": opts.workload, "module": module, "loaded": {opts.workload: module}}
     stdin = getattr(sys.stdin, "buffer", sys.stdin)
     while True:
         line = as_text(stdin.readline())

@@ -365,6 +365,15 @@ class GroupRunner:
         def on_line(line: str) -> None:
             if not line.strip():
                 return
+            starting = _workload_event(line)
+            if starting in workloads:  # the runner turns to the next workload
+                first = next(c for c in batch if c.workload == starting)
+                if last and last[0].workload != starting:
+                    done = [c for c in batch if c.workload == last[0].workload]
+                    self._settle(group, done, ledger)
+                    self.on_cell_start(first)
+                last[:] = [first]  # what goes wrong from now on is this workload's
+                return
             data = _parse_runner_line(line)
             key = (data.get("workload"), data.get("mode"), data.get("workers")) if data else None
             cell = index.get(key) if key else None
@@ -436,6 +445,19 @@ def _running(cells: list[Cell], ledger: CellLedger, last: list[Cell]) -> Cell | 
     if last and last[0] not in ledger.ended:
         return last[0]
     return next((c for c in cells if c not in ledger.ended), None)
+
+
+def _workload_event(line: str) -> str | None:
+    """The workload of a runner's ``{"event": "workload", "workload": W}`` line, else None."""
+    if '"event"' not in line:
+        return None
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    if isinstance(data, dict) and data.get("event") == "workload":
+        return str(data.get("workload"))
+    return None
 
 
 def _parse_runner_line(line: str) -> dict[str, Any] | None:

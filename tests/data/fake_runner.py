@@ -3,7 +3,7 @@ workload name asks: `boom` raises, `hang` sleeps forever, `junk` prints garbage,
 `future` speaks a record schema this harness does not know, `noisy` has its first two steady
 measurements disturbed by other processes (and, like the real runner, measures a disturbed one
 again while --repeat-disturbed allows), `gilon` ends the process after it as the real runner
-does when a workload switched the GIL on. Any other workload behaves. Takes the real runner's
+does when a workload switched the GIL on, `junkstart` prints garbage before its first record. Any other workload behaves. Takes the real runner's
 --plan (several workloads per process). Used by the run-matrix tests, locally and inside
 containers."""
 import argparse
@@ -57,6 +57,9 @@ def measurements(entry, mode, workers):
 
 for entry in json.loads(a.plan):
     workload = entry["workload"]
+    print(json.dumps({"event": "workload", "workload": workload}), flush=True)
+    if workload == "junkstart":  # an import that writes to stdout before any record
+        print("hello from an import", flush=True)
     for mode, workers in entry["cells"]:
         for base in measurements(entry, mode, workers):
             bad = mode == "threads" and workers == 2

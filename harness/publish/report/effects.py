@@ -79,9 +79,10 @@ def warmup(a: Analysis, images: dict[str, str]) -> str:
         "## Warm-up",
         "The first repetition of a workload's first cell is the first time its code runs in "
         "that interpreter (a JIT has compiled none of it yet); its later cells start warm. One "
-        "interpreter runs every workload of an invocation, in a shuffled order, so the "
-        "runtime's own start-up (a JVM's JIT compiling Jython itself) lands on whichever "
-        "workload came first. Cold/warm = that first run ÷ the steady median of the same cell.",
+        "interpreter runs every workload of an invocation (in an order shuffled per invocation "
+        "when the suite interleaves), so the runtime's own start-up (a JVM's JIT compiling "
+        "Jython itself) lands on whichever workload came first. Cold/warm = that first run ÷ "
+        "the steady median of the same cell.",
     ]
     if "warmup" in images:
         parts.append(f"![warm-up curves]({images['warmup']})")

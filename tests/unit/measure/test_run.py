@@ -27,7 +27,8 @@ from harness.vocabulary import DISTURBED_FLOOR_S, DISTURBED_SHARE
 FAKE_RUNNER = Path(__file__).resolve().parents[2] / "data" / "fake_runner.py"
 CATALOGUE = {
     name: WorkloadInfo(name, "cpu", 1, ("serial", "threads"))
-    for name in ("fine", "boom", "hang", "junk", "die", "future", "noisy", "gilon", "after")
+    for name in ("fine", "boom", "hang", "junk", "die", "future", "noisy", "gilon", "after",
+                 "junkstart")
 }
 RUNTIME = Runtime(id="local-python", family="local", image="", dockerfile="", context="",
                   build_args={}, expected_gil=None, warmups=0, description="")
@@ -174,14 +175,29 @@ def test_a_crash_fails_its_workload_and_later_workloads_run_in_a_fresh_container
 
 def test_an_interleaved_crash_takes_only_its_own_workload(tmp_path):
     group, runner, results, _ = _setup(
-        tmp_path, "die", workers=[1, 2], then=("after",), interleave=True
+        tmp_path, "die", workers=[2, 4], then=("after",), interleave=True
     )
     runner.run(group, set())
     by_workload = _workloads_of(results)
     assert all(r.ok for r in by_workload["after"]) and len(by_workload["after"]) == 4 * 3
     # the fake runner measures die's cells one after the other and dies at threads x2: the
-    # cells it had finished stand, the open ones of that workload fail with it
-    assert {(r.mode, r.workers) for r in by_workload["die"] if not r.ok} == {("threads", 2)}
+    # cells it had finished stand; every open one of that workload fails with it (they were
+    # all running), threads x4 too; the next workload runs on in a fresh container
+    failed = {(r.mode, r.workers) for r in by_workload["die"] if not r.ok}
+    assert failed == {("threads", 2), ("threads", 4)}
+    assert all(r.ok for r in by_workload["die"] if r.mode == "serial")
+
+
+def test_garbage_before_a_workloads_first_record_is_blamed_on_that_workload(tmp_path):
+    # calibrating: the cells of the workload before it end only once the runner is past them
+    group, runner, results, _ = _setup(tmp_path, "fine", workers=[2], then=("junkstart",),
+                                       scaling_min_unit_s=0.1)
+    runner.run(group, set())
+    by_workload = _workloads_of(results)
+    assert all(r.ok for r in by_workload["fine"]) and len(by_workload["fine"]) == 2 * 3
+    (failed,) = [r for r in by_workload["junkstart"] if not r.ok]
+    assert failed.error == "garbage on stdout: 'hello from an import'"
+    assert completed_cells(results, [group]) == set(group.cells)
 
 
 def test_a_runner_leaving_the_rest_for_a_fresh_process_fails_nothing(tmp_path):

@@ -134,6 +134,12 @@ def records(done: subprocess.CompletedProcess) -> list[dict]:
     return [json.loads(line) for line in lines]  # every stdout line is one JSON object
 
 
+def planned(done: subprocess.CompletedProcess) -> tuple[list[dict], list[dict]]:
+    """A --plan run's records, and the lines that say which workload runs from then on."""
+    lines = records(done)
+    return [r for r in lines if "event" not in r], [r for r in lines if "event" in r]
+
+
 def check_record(rec: dict) -> None:
     assert set(rec) == RECORD_FIELDS, set(rec) ^ RECORD_FIELDS
     assert rec["schema"] == 2
@@ -611,7 +617,9 @@ def test_a_plan_runs_several_workloads_in_one_process_in_its_order():
          "warmups": 0, "order_seed": 3},
         {"workload": "cpu", "cells": [["serial", 1]], "size": 500, "reps": 1, "warmups": 1},
     ]
-    out = records(run("--plan", json.dumps(plan), "--interleave", "--invocation", "2"))
+    out, events = planned(run("--plan", json.dumps(plan), "--interleave", "--invocation", "2"))
+    assert events == [{"event": "workload", "workload": "zlib"},
+                      {"event": "workload", "workload": "cpu"}]
     for rec in out:
         check_record(rec)
         assert rec["ok"] and rec["invocation"] == 2
@@ -636,3 +644,21 @@ def test_a_workload_that_switches_the_gil_on_leaves_the_rest_for_a_fresh_process
     monkeypatch.setattr(runner.probe, "gil_enabled", lambda: next(states))
     assert runner.run_parts(opts) == runner.EXIT_FRESH_PROCESS == EXIT_FRESH_PROCESS
     assert ran == ["numpy"]
+
+
+def test_the_warm_up_budget_goes_to_the_first_workload_that_runs_code_here():
+    # cpu_nogil cannot run off Cython (its cells fail at set-up), spawn_fresh's work is new
+    # interpreters: neither spends the process's --warmup-seconds; cpu's first cell does
+    plan = [
+        {"workload": "cpu_nogil", "cells": [["serial", 1]], "size": 100, "reps": 1, "warmups": 1},
+        {"workload": "spawn_fresh", "cells": [["serial", 1]], "size": 1, "reps": 1, "warmups": 1},
+        {"workload": "cpu", "cells": [["serial", 1]], "size": 20000, "reps": 1, "warmups": 1},
+        {"workload": "zlib", "cells": [["serial", 1]], "size": 1, "reps": 1, "warmups": 1},
+    ]
+    out, _ = planned(run("--plan", json.dumps(plan), "--warmup-seconds", "0.3"))
+    warmups = {w: sum(r["warmup"] for r in out if r["workload"] == w) for w in
+               ("spawn_fresh", "cpu", "zlib")}
+    assert warmups["spawn_fresh"] == 1 and warmups["zlib"] == 1
+    assert warmups["cpu"] > 1
+    assert sum(r["wall_s"] for r in out if r["workload"] == "cpu" and r["warmup"]) >= 0.3
+    assert [r["ok"] for r in out if r["workload"] == "cpu_nogil"] == [False]
