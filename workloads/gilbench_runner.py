@@ -575,7 +575,10 @@ def worker_init(workload, catalogue):
 
 def worker_load(workload):
     """Make `workload` the one this worker runs, importing it once (a shared pool's worker
-    runs several workloads, one after the other)."""
+    runs several workloads, one after the other; what the last one left behind is collected
+    first: PyPy does not see numpy's memory behind cpyext)."""
+    if _WORKER["name"] not in (None, workload):
+        gc.collect()
     _WORKER["name"] = workload
     _WORKER["module"] = _WORKER["loaded"].get(workload)
     _WORKER["error"] = None
@@ -1341,7 +1344,10 @@ def run_parts(opts):
 # --- subprocess-pool worker -------------------------------------------------------------
 
 def _load(state, catalogue, name, index):
-    """A load task: import `name` (once) and run its units from now on."""
+    """A load task: import `name` (once) and run its units from now on (after collecting what
+    the last workload left behind, as worker_load does)."""
+    if state["name"] not in (None, name):
+        gc.collect()
     state["name"], state["module"] = None, None  # until loaded: units are refused
     try:
         if name not in state["loaded"]:
