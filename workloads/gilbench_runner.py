@@ -14,7 +14,8 @@ Portable: Python 2.7 (Jython 2.7.3) and 3.4+ (CPython, free-threaded CPython, Py
 IronPython on Mono); stdlib only. Stdout carries nothing but JSON lines; logs go to stderr.
 Bad arguments: one line on stderr, exit 2. Anything a workload raises becomes an ok:false record.
 Exit 75 (EX_TEMPFAIL): a workload switched the GIL back on (an extension module on a
-free-threaded build); the workloads after it were left for a fresh process.
+free-threaded build), or left the container above half its memory limit; the workloads after
+it were left for a fresh process.
 """
 from __future__ import print_function, division
 
@@ -1312,10 +1313,46 @@ def run_part(part, opts, positions):
         run.run_sequential(cells)
 
 
+# the container's memory (cgroup v2, then v1): in use, and its limit
+CGROUP_MEMORY = (("/sys/fs/cgroup/memory.current", "/sys/fs/cgroup/memory.max"),
+                 ("/sys/fs/cgroup/memory/memory.usage_in_bytes",
+                  "/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+FRESH_PROCESS_MEMORY_SHARE = 0.5
+
+
+def memory_share(sources=CGROUP_MEMORY):
+    """The share of the container's memory limit its processes use now, or None (no limit, or
+    not in a container)."""
+    for used_path, limit_path in sources:
+        try:
+            with open(used_path) as handle:
+                used = int(handle.read().split()[0])
+            with open(limit_path) as handle:
+                limit = handle.read().split()[0]
+        except (IOError, OSError, ValueError, IndexError):
+            continue
+        if limit == "max" or not limit.isdigit() or int(limit) >= 1 << 60:
+            return None
+        return used / int(limit)
+    return None
+
+
+def fresh_process_reason(gil_before, gil_now, memory_now):
+    """Why the workloads left need a fresh process, or None: the GIL was switched (they would
+    run with a GIL they were not meant to have), or the container holds more than half its
+    memory limit after a collection (what an earlier workload grew would push a later one
+    over the limit: PyPy keeps numpy's cpyext memory)."""
+    if gil_now != gil_before:
+        return "switched the GIL %s" % ("on" if gil_now else "off")
+    if memory_now is not None and memory_now > FRESH_PROCESS_MEMORY_SHARE:
+        return "left the container at %.0f%% of its memory limit" % (100 * memory_now)
+    return None
+
+
 def run_parts(opts):
     """Every workload of the plan, in order, in this process. Returns the exit code: 0, or
-    EXIT_FRESH_PROCESS when a workload switched the GIL back on and others remain (they
-    would run with a GIL they were not meant to have; the harness gives them a fresh process)."""
+    EXIT_FRESH_PROCESS when others remain that need a fresh process (fresh_process_reason);
+    the harness runs them in a fresh container."""
     positions = Positions()
     opts.pools = Pools(max([1] + [workers for part in opts.parts
                                   for mode, workers in (part.cells or [("processes", w)
@@ -1330,11 +1367,10 @@ def run_parts(opts):
             # what the workload left behind is not the next one's to collect (PyPy does not
             # see numpy's memory behind cpyext and would let it grow to the memory limit)
             gc.collect()
-            now = probe.gil_enabled()
-            if now != gil and index + 1 < len(opts.parts):
-                log("%s switched the GIL %s; leaving %s for a fresh process"
-                    % (part.workload, "on" if now else "off",
-                       ", ".join(p.workload for p in opts.parts[index + 1:])))
+            reason = fresh_process_reason(gil, probe.gil_enabled(), memory_share())
+            if reason and index + 1 < len(opts.parts):
+                log("%s %s; leaving %s for a fresh process"
+                    % (part.workload, reason, ", ".join(p.workload for p in opts.parts[index + 1:])))
                 return EXIT_FRESH_PROCESS
         return 0
     finally:

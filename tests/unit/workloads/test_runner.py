@@ -642,8 +642,38 @@ def test_a_workload_that_switches_the_gil_on_leaves_the_rest_for_a_fresh_process
     states = iter([False, True])  # free-threaded at start; numpy's import switched it on
     monkeypatch.setattr(runner, "run_part", lambda part, opts, positions: ran.append(part.workload))
     monkeypatch.setattr(runner.probe, "gil_enabled", lambda: next(states))
+    monkeypatch.setattr(runner, "memory_share", lambda: None)
     assert runner.run_parts(opts) == runner.EXIT_FRESH_PROCESS == EXIT_FRESH_PROCESS
     assert ran == ["numpy"]
+
+
+def test_a_workload_that_leaves_the_container_half_full_leaves_the_rest_for_a_fresh_process(
+    monkeypatch, tmp_path
+):
+    monkeypatch.syspath_prepend(str(WORKLOADS))
+    import gilbench_runner as runner
+
+    current, limit = tmp_path / "memory.current", tmp_path / "memory.max"
+    current.write_text("1700000000\n")
+    limit.write_text("3221225472\n")
+    v2 = ((str(current), str(limit)),)
+    assert runner.memory_share(v2) == pytest.approx(0.528, abs=0.001)
+    limit.write_text("max\n")
+    assert runner.memory_share(v2) is None  # no limit: nothing to run out of
+    assert runner.memory_share(((str(tmp_path / "none"), str(limit)),)) is None
+    assert runner.fresh_process_reason(True, True, 0.53) == (
+        "left the container at 53% of its memory limit")
+    assert runner.fresh_process_reason(True, True, 0.2) is None
+    assert runner.fresh_process_reason(False, True, None) == "switched the GIL on"
+
+    opts = runner.parse_args(["--plan", json.dumps(
+        [{"workload": name, "cells": [["serial", 1]]} for name in ("numpy", "io", "cpu")])])
+    shares = iter([0.2, 0.6])  # numpy leaves 20%, io 60% of the limit behind
+    ran = []
+    monkeypatch.setattr(runner, "run_part", lambda part, opts, positions: ran.append(part.workload))
+    monkeypatch.setattr(runner, "memory_share", lambda: next(shares))
+    assert runner.run_parts(opts) == runner.EXIT_FRESH_PROCESS
+    assert ran == ["numpy", "io"]
 
 
 def test_the_warm_up_budget_goes_to_the_first_workload_that_runs_code_here():
