@@ -201,11 +201,14 @@ class Part(object):
         self.order_seed = order_seed
         self.scaled_size = scaled_size
 
-    def pairs(self, module):
-        """The (mode, workers) cells in the order asked for."""
+    def pairs(self, module=None):
+        """The (mode, workers) cells in the order asked for (without the workload's module,
+        a grid of unnamed modes is serial only)."""
         if self.cells is not None:
             return list(self.cells)
-        modes = self.modes if self.modes is not None else list(module.MODES)
+        modes = self.modes
+        if modes is None:
+            modes = list(module.MODES) if module is not None else ["serial"]
         return [(mode, workers) for mode in modes for workers in self.workers]
 
     def workers_of(self, mode, module):
@@ -1293,9 +1296,7 @@ def run_part(part, opts, positions):
         raise
     except:  # noqa: E722 -- a broken workload file: every requested cell fails
         error = "cannot load workload %r: %s" % (part.workload, current_error())
-        pairs = part.cells or [(mode, workers) for mode in (part.modes or ["serial"])
-                               for workers in part.workers]
-        for mode, workers in pairs:
+        for mode, workers in part.pairs():
             record = base_record(part, None, Cell(mode, workers, size, "fixed", None), opts,
                                  False)
             record["error"] = error
@@ -1355,9 +1356,7 @@ def run_parts(opts):
     the harness runs them in a fresh container."""
     positions = Positions()
     opts.pools = Pools(max([1] + [workers for part in opts.parts
-                                  for mode, workers in (part.cells or [("processes", w)
-                                                                       for w in part.workers])
-                                  if mode == "processes"]))
+                                  for mode, workers in part.pairs() if mode == "processes"]))
     gil = probe.gil_enabled()
     try:
         for index, part in enumerate(opts.parts):
@@ -1379,43 +1378,26 @@ def run_parts(opts):
 
 # --- subprocess-pool worker -------------------------------------------------------------
 
-def _load(state, catalogue, name, index):
-    """A load task: import `name` (once) and run its units from now on (after collecting what
-    the last workload left behind, as worker_load does)."""
-    if state["name"] not in (None, name):
-        gc.collect()
-    state["name"], state["module"] = None, None  # until loaded: units are refused
-    try:
-        if name not in state["loaded"]:
-            state["loaded"][name] = common.load_workload(name, catalogue)
-    except KeyboardInterrupt:
-        raise
-    except:  # noqa: E722
-        return {"index": index, "ok": False, "error": current_error()}
-    state["name"], state["module"] = name, state["loaded"][name]
-    return {"index": index, "ok": True, "pid": os.getpid()}
-
-
-def _answer(state, catalogue, line):
-    """One task line -> its answer. state: {"module": the workload units run, "loaded": {name:
-    module}} (a shared pool's worker runs several workloads, one after the other)."""
+def _answer(line):
+    """One task line -> its answer. The worker's workload is in _WORKER, as in a
+    multiprocessing pool's worker (a shared pool's worker runs several, one after the other)."""
     try:
         task = json.loads(line)
         index = int(task["index"])
         if task.get("ping"):
             return task_ping(index)
         if task.get("load"):
-            return _load(state, catalogue, str(task["load"]), index)
+            worker_load(str(task["load"]))
+            if _WORKER["error"]:
+                return {"index": index, "ok": False, "error": _WORKER["error"]}
+            return {"index": index, "ok": True, "pid": os.getpid()}
         size = int(task["size"])
-        workload = task.get("workload", state["name"])
+        workload = task.get("workload", _WORKER["name"])
     except KeyboardInterrupt:
         raise
     except:  # noqa: E722 -- a bad line
         return {"ok": False, "index": None, "error": "bad task line: %s" % current_error()}
-    if state["module"] is None or workload != state["name"]:  # never one unit as another's
-        return {"index": index, "ok": False, "error": "pool worker %s runs %s, not %s"
-                % (os.getpid(), state["name"], workload)}
-    return timed_unit(state["module"], size, index)
+    return task_unit(workload, size, index)
 
 
 def serve(opts):
@@ -1423,15 +1405,11 @@ def serve(opts):
     "index": I} (a unit), {"ping": true, "index": I} (the empty task) or {"load": NAME,
     "index": I} (import another workload, once, and run its units from now on) -- with one
     JSON line."""
-    try:
-        module = common.load_workload(opts.workload, opts.catalogue)
-    except KeyboardInterrupt:
-        raise
-    except:  # noqa: E722
-        emit({"ready": False, "pid": os.getpid(), "error": current_error()})
+    worker_init(opts.workload, opts.catalogue)
+    if _WORKER["error"]:
+        emit({"ready": False, "pid": os.getpid(), "error": _WORKER["error"]})
         return 1
     emit({"ready": True, "pid": os.getpid()})
-    state = {"name": opts.workload, "module": module, "loaded": {opts.workload: module}}
     stdin = getattr(sys.stdin, "buffer", sys.stdin)
     while True:
         line = as_text(stdin.readline())
@@ -1439,7 +1417,7 @@ def serve(opts):
             return 0
         line = line.strip()
         if line:
-            emit(_answer(state, opts.catalogue, line))
+            emit(_answer(line))
 
 
 def list_workloads():

@@ -320,7 +320,7 @@ class GroupRunner:
             if not unfinished:
                 continue
             if outcome.exit_code == EXIT_FRESH_PROCESS and len(ledger.ended) > ended_before:
-                continue  # a workload switched the GIL on: the rest in a fresh process
+                continue  # the runner asked for a fresh process (GIL switched, memory): no blame
             for cell in self._blamed(group, unfinished, ledger, last):
                 self._fail(group, cell, ledger, _describe(outcome), outcome.stderr_tail)
 
@@ -362,30 +362,31 @@ class GroupRunner:
         )
         self.on_cell_start(batch[0])
 
+        def turn_to(cell: Cell) -> None:
+            """`cell` runs now; a workload the runner has left is finished (it never goes back)."""
+            if last and last[0].workload != cell.workload:
+                self._settle(group, [c for c in batch if c.workload == last[0].workload], ledger)
+                self.on_cell_start(cell)
+            last[:] = [cell]
+
         def on_line(line: str) -> None:
             if not line.strip():
                 return
-            starting = _workload_event(line)
-            if starting in workloads:  # the runner turns to the next workload
-                first = next(c for c in batch if c.workload == starting)
-                if last and last[0].workload != starting:
-                    done = [c for c in batch if c.workload == last[0].workload]
-                    self._settle(group, done, ledger)
-                    self.on_cell_start(first)
-                last[:] = [first]  # what goes wrong from now on is this workload's
-                return
-            data = _parse_runner_line(line)
-            key = (data.get("workload"), data.get("mode"), data.get("workers")) if data else None
-            cell = index.get(key) if key else None
-            if cell is None:
+            data = _json_object(line)
+            if data is not None and data.get("event") == "workload":
+                starting = data.get("workload")
+                if starting in workloads:  # what goes wrong from now on is this workload's
+                    turn_to(next(c for c in batch if c.workload == starting))
+                    return
+            cell = None
+            if data is not None and all(k in data for k in RUNNER_FIELDS):
+                cell = index.get((data["workload"], data["mode"], data["workers"]))
+            if data is None or cell is None:
                 current = _running(batch, ledger, last)
                 if current is not None:
                     self._fail(group, current, ledger, f"garbage on stdout: {line[:200]!r}", None)
                 return
-            if last and last[0].workload != cell.workload:  # the runner never goes back
-                self._settle(group, [c for c in batch if c.workload == last[0].workload], ledger)
-                self.on_cell_start(cell)
-            last[:] = [cell]
+            turn_to(cell)
             if cell in ledger.ended:
                 return  # a failed cell is failed once: later output of it is not measured
             try:
@@ -447,27 +448,13 @@ def _running(cells: list[Cell], ledger: CellLedger, last: list[Cell]) -> Cell | 
     return next((c for c in cells if c not in ledger.ended), None)
 
 
-def _workload_event(line: str) -> str | None:
-    """The workload of a runner's ``{"event": "workload", "workload": W}`` line, else None."""
-    if '"event"' not in line:
-        return None
+def _json_object(line: str) -> dict[str, Any] | None:
+    """A runner line as a JSON object (a record, or ``{"event": "workload", ...}``), else None."""
     try:
         data = json.loads(line)
     except json.JSONDecodeError:
         return None
-    if isinstance(data, dict) and data.get("event") == "workload":
-        return str(data.get("workload"))
-    return None
-
-
-def _parse_runner_line(line: str) -> dict[str, Any] | None:
-    try:
-        data = json.loads(line)
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(data, dict) or any(k not in data for k in RUNNER_FIELDS):
-        return None
-    return data
+    return data if isinstance(data, dict) else None
 
 
 def _describe(outcome: Outcome) -> str:
