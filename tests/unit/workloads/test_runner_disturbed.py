@@ -23,6 +23,8 @@ RUNNER = WORKLOADS / "gilbench_runner.py"
 sys.path.insert(0, str(WORKLOADS))
 
 import gilbench_common as common  # noqa: E402
+import gilbench_lines as lines  # noqa: E402
+import gilbench_neighbours as neighbours  # noqa: E402
 import gilbench_runner as runner  # noqa: E402
 
 IDLE_STAT = "cpu  0 0 0 0 0 0 0 0 0 0\ncpu0 {user} 0 0 5000 0 0 0 0 0 0\ncpu1 0 0 0 5000 0 0 0 0 0 0\n"
@@ -41,7 +43,7 @@ class NoisyNeighbour:
         self.noisy_calls = noisy_calls
         self.calls = 0
         self.user_ticks = 0
-        self.hz = runner.CpuCounters(None, path=str(stat)).hz
+        self.hz = neighbours.CpuCounters(None, path=str(stat)).hz
         self._write()
 
     def _write(self) -> None:
@@ -58,11 +60,11 @@ class NoisyNeighbour:
 def _measure(tmp_path, monkeypatch, noisy_calls: set[int], *options: str) -> list[dict]:
     """Run a serial x1 cell (1 warm-up, 3 reps) in this process; the records it emitted."""
     out = io.StringIO()
-    monkeypatch.setattr(runner, "_OUT", out)
+    monkeypatch.setitem(lines.OUT, "stream", out)
     argv = ["--workload", "cpu", "--modes", "serial", "--workers", "1", "--reps", "3"]
     opts = runner.parse_args([*argv, "--warmups", "1", *options])
     module = NoisyNeighbour(tmp_path / "stat", noisy_calls)
-    counters = runner.CpuCounters([0], path=str(module.stat), own=lambda: 0.0)
+    counters = neighbours.CpuCounters([0], path=str(module.stat), own=lambda: 0.0)
     cells = runner.plan_cells([("serial", 1)], 5, 5, None)
     runner.WorkloadRun(module, opts.parts[0], opts, counters=counters).run_sequential(cells)
     return [json.loads(line) for line in out.getvalue().splitlines()]
