@@ -41,6 +41,9 @@ class Speedup:
     cpu_wall: float
     problems: tuple[str, ...] = ()  # of the serial and the parallel cell (integrity)
     judgeable: bool = True  # False: a wrong checksum or a lost repetition behind it
+    # median time of one unit in the mode over its median in serial (each unit timed where it
+    # ran): how much slower the same work ran side by side; NaN where units were not timed
+    unit_slowdown: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,7 @@ class Figures:
                             paired=True,
                         )
                         cpu_wall = self.samples(rt, workload, mode, n, "cpu_wall")
+                        serial_unit = self._unit_median(rt, workload, "serial", n)
                         out[(rt, workload, mode, n)] = Speedup(
                             runtime=rt,
                             workload=workload,
@@ -161,8 +165,18 @@ class Figures:
                             ceiling=ceiling(kind, n, self.cpus),
                             comparison=comparison,
                             cpu_wall=float(np.median(cpu_wall)) if len(cpu_wall) else math.nan,
+                            unit_slowdown=self._unit_median(rt, workload, mode, n) / serial_unit,
                         )
         return out
+
+    def _unit_median(self, rt: str, workload: str, mode: str, n: int) -> float:
+        """Median of the per-unit wall times (``extra.unit_wall_s``) of a cell's steady
+        measurements; NaN where none were recorded."""
+        rows = self.steady_cells.get((rt, workload, mode, n))
+        if rows is None or "extra.unit_wall_s" not in rows.columns:
+            return math.nan
+        units = [float(u) for us in rows["extra.unit_wall_s"] if isinstance(us, list) for u in us]
+        return float(np.median(units)) if units else math.nan
 
     def pairwise_serial(
         self, pairs: list[tuple[str, str]], workloads: tuple[str, ...], base_first: bool

@@ -140,7 +140,14 @@ def how_to_read(a: Analysis) -> str:
         "(IQR).",
         "**Speedup** = serial time ÷ parallel time for the same N units. Its **ceiling** is the "
         f"most physics allows: min(N, cores) for work that needs a CPU ({cores}), N for waiting "
-        "(I/O). **CPU/wall** ≈ how many cores were busy: about 1 means one core did all the work.",
+        "(I/O). **CPU/wall** ≈ how many cores were busy: about 1 means one core did all the work. "
+        "*Each unit k× slower side by side*: the units did run in parallel (CPU/wall), but "
+        "each took k× as long as alone, because the CPUs slowed each other down (shared caches "
+        "or memory bandwidth, or vCPUs that are SMT siblings of one host core, which a VM "
+        "cannot see): a fact about the machine, not the runtime, that lowers the speedup. "
+        "The scaling tables' **unit vs alone** is that ratio for every cell (a unit's median "
+        "time in the mode over its median in serial): units waiting for the GIL take N× as "
+        "long, and N units on fewer CPUs take turns (N ÷ ceiling), which the note leaves out.",
         "**Invocations** are the unit of replication: each cell is measured in several fresh "
         "interpreter processes (rounds over the runtimes), because repetitions inside one "
         "process share its luck and are not independent evidence.",

@@ -6,6 +6,7 @@ guess. All thresholds live here; :mod:`.verdicts` applies them to the claims.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from harness.analyse import stats
@@ -34,6 +35,13 @@ CONVOY_INFLATION = 2.0
 # warns on "first run much slower"); below that it is within this machine's noise. Judged on
 # the interval: all of it above -> "needs warm-up", all below -> "yes", else "inconclusive".
 WARMUP_NOTABLE = 1.5
+# Units run side by side that each take at least this much longer than one alone, while
+# CPU/wall shows the CPUs busy, slowed each other down: shared caches or memory bandwidth, or
+# vCPUs that are SMT siblings of one host core (which a VM cannot see). Said beside the
+# speedup, since it explains a low one as a fact about the machine, not about the runtime.
+# (A real run, 20261205T213731Z: GIL-CPython cpu units ran 1.40-1.52x slower at 2 processes,
+# CPU/wall 1.9, the free-threaded build's 1.06x.)
+UNIT_SLOWDOWN_NOTABLE = 1.15
 
 YES, PARTLY, NO, INCONCLUSIVE, WARN, INFO = "✅", "🟡", "❌", "❔", "⚠️", "ℹ️"
 NA, FAILED, UNAVAILABLE, NOT_APPLICABLE = "🚫", "💥", "⛔", "—"
@@ -52,7 +60,8 @@ class Verdict:
     ``text`` starts with the verdict's word (``scales``, ``no``, ``inconclusive``...) followed
     by a colon when numbers follow; ``value`` is the estimate it was judged on (a speedup, a
     speed or latency ratio), when there is one; ``why`` says what kept it from being judged;
-    ``parts`` are the named verdicts a combined cell was made of (one per workload).
+    ``parts`` are the named verdicts a combined cell was made of (one per workload); ``note``
+    is a fact that explains the value, said beside it in the one-line answers.
     """
 
     symbol: str
@@ -60,6 +69,7 @@ class Verdict:
     value: float | None = None
     why: str = ""
     parts: tuple[tuple[str, Verdict], ...] = ()
+    note: str = ""
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.text}".strip()
@@ -87,12 +97,14 @@ def judge_speedup(
     """
     c = s.comparison
     cpu_wall = f"; CPU/wall {f.fixed(s.cpu_wall)}" if s.kind not in WAIT_KINDS else ""
-    numbers = f"{f.times(c.ratio)} ({interval(c, usual)}{cpu_wall})"
+    slowed = side_by_side(s)
+    facts = cpu_wall + (f"; {slowed}" if slowed else "")
+    numbers = f"{f.times(c.ratio)} ({interval(c, usual)}{facts})"
     notes = "".join(f"; {WARN} {p}" for p in s.problems)
     threshold = scale_threshold(s.ceiling)
 
     def verdict(symbol: str, text: str) -> Verdict:
-        return Verdict(symbol, text, value=c.ratio)
+        return Verdict(symbol, text, value=c.ratio, note=slowed)
 
     if not s.judgeable:
         why = "; ".join(s.problems)
@@ -122,6 +134,19 @@ def judge_speedup(
     return verdict(
         INCONCLUSIVE, f"inconclusive: {numbers}: the interval straddles the threshold{notes}"
     )
+
+
+def side_by_side(s: Speedup) -> str:
+    """``each unit 1.40× slower side by side`` where units that ran in parallel (CPU/wall at
+    least the *scales* threshold) each took UNIT_SLOWDOWN_NOTABLE longer than alone, else "".
+    More units than CPUs share them by turns, so the slowdown that is counted is the one
+    beyond N ÷ ceiling."""
+    if s.kind in WAIT_KINDS or s.workers < 2 or s.ceiling < 2 or math.isnan(s.unit_slowdown):
+        return ""
+    beyond_sharing = s.unit_slowdown * s.ceiling / s.workers
+    if beyond_sharing < UNIT_SLOWDOWN_NOTABLE or not s.cpu_wall >= scale_threshold(s.ceiling):
+        return ""
+    return f"each unit {f.times(beyond_sharing)} slower side by side"
 
 
 def speedup_rule(s: Speedup, cpus: int | None, yes: str = "scales") -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -55,6 +56,7 @@ def scaling(a: Analysis, images: dict[str, str]) -> str:
                     "CPU/wall",
                     "speedup (interval)",
                     "ceiling",
+                    "unit vs alone",
                     "gain (of possible)",
                     "pool hand-off",
                     "significance (reps)",
@@ -74,13 +76,13 @@ def _scaling_row(a: Analysis, row: dict[str, Any]) -> list[str]:
         f.fixed(row["cpu_wall"]),
     ]
     if row["status"] in ("unsupported", "failed"):
-        return base + [f.DASH] * 3 + [status] + [f.DASH] * 4
+        return base + [f.DASH] * 3 + [status] + [f.DASH] * 5
     if mode == "serial":
-        return base + timing + [status or "reference"] + [f.DASH] * 4
+        return base + timing + [status or "reference"] + [f.DASH] * 5
     s = a.speedups.get((rid, workload, mode, n))
     if s is None:
         ref = cell_status(a.cell(rid, workload, "serial", n)) or "not measured"
-        return base + timing + [status or f"no serial reference ({ref})"] + [f.DASH] * 4
+        return base + timing + [status or f"no serial reference ({ref})"] + [f.DASH] * 5
     handoff = a.samples(rid, workload, mode, n, "pool_roundtrip_s")
     gain = (s.comparison.ratio - 1) / (s.ceiling - 1) if s.ceiling > 1 else None
     verdict = v.judge_speedup(s, a.cpus)
@@ -90,6 +92,7 @@ def _scaling_row(a: Analysis, row: dict[str, Any]) -> list[str]:
         + [
             f"{verdict.symbol} {ratio_ci(s.comparison)}",
             f"{s.ceiling}{beyond_cores(a, s)}",
+            f.DASH if math.isnan(s.unit_slowdown) else f.times(s.unit_slowdown),
             f.DASH if gain is None else f"{gain:.0%}",
             f.seconds(float(np.median(handoff))) if len(handoff) else f.DASH,
             significance(s.comparison),

@@ -95,7 +95,8 @@ def _figure(verdict: v.Verdict, suffix: str = "") -> str:
         return verdict.why
     if verdict.value is None or verdict.symbol in (v.NA, v.FAILED):
         return ""
-    return f"{f.times(verdict.value)}{suffix}"
+    note = f" with {verdict.note}" if verdict.note else ""
+    return f"{f.times(verdict.value)}{suffix}{note}"
 
 
 def _number(verdict: v.Verdict, suffix: str = "") -> str:

@@ -243,7 +243,9 @@ def synthetic_records() -> list[Record]:
                         wall = base * drift * offset * factor * math.exp(rng.normal(0, 0.02))
                         ratio = _cpu_wall(kind, mode, runtime, speedup, n)
                         cpu = wall * ratio * math.exp(rng.normal(0, 0.01))
-                        per_unit = [wall / n * math.exp(rng.normal(0, 0.02)) for _ in range(n)]
+                        # serial units run one after another; parallel ones all at once
+                        alone = wall / n if mode == "serial" else wall
+                        per_unit = [alone * math.exp(rng.normal(0, 0.02)) for _ in range(n)]
                         extra: dict = {"unit_wall_s": [round(u, 6) for u in per_unit]}
                         if workload == "spawn_mp":
                             extra["start_method"] = START_METHOD[runtime]
@@ -698,6 +700,27 @@ def test_a_cell_with_a_wrong_checksum_or_a_lost_rep_is_not_judged():
     shaky = replace(good, problems=("threads: unstable: spread 14% of the median (over 10%)",))
     verdict = judge.judge_speedup(shaky, 2)  # judged, with the warning beside it
     assert verdict.symbol == judge.YES and "⚠️ threads: unstable" in verdict.text
+
+
+def test_units_that_slowed_each_other_down_are_said_beside_the_speedup():
+    serial = [2.00, 2.02, 1.98, 2.04, 1.97, 2.01]
+    base = _made_speedup(serial, [1.4, 1.42, 1.38, 1.41, 1.43, 1.4])  # ~1.43x: partly
+    parallel = replace(base, mode="processes", cpu_wall=1.9, unit_slowdown=1.40)
+    verdict = judge.judge_speedup(parallel, 2)
+    assert verdict.note == "each unit 1.40× slower side by side"
+    assert "CPU/wall 1.90; each unit 1.40× slower side by side)" in verdict.text
+    # not where the CPUs were not both busy (GIL threads wait, they are not slowed down), not
+    # below the notable slowdown, not for waiting work, not where units were not timed
+    for quiet in (replace(parallel, cpu_wall=1.05), replace(parallel, unit_slowdown=1.10),
+                  replace(parallel, kind="io"), replace(parallel, unit_slowdown=float("nan"))):
+        assert judge.judge_speedup(quiet, 2).note == ""
+        assert "side by side" not in judge.judge_speedup(quiet, 2).text
+    # 4 units on 2 CPUs take turns: twice as long each is sharing, not slowing each other down
+    four = replace(parallel, workers=4, ceiling=2)
+    assert judge.judge_speedup(replace(four, unit_slowdown=2.1), 2).note == ""
+    assert judge.judge_speedup(replace(four, unit_slowdown=2.8), 2).note == (
+        "each unit 1.40× slower side by side"
+    )
 
 
 def test_a_cpu_speedup_above_its_ceiling_is_called_impossible_not_scaling():
