@@ -28,6 +28,11 @@ WARM_ROUNDS = 20                  # pool warm-up rounds until every worker has a
 WARM_TIMEOUT_S = 60               # a multiprocessing pool whose workers never answer is unusable
 CLOSE_TIMEOUT_S = 30
 
+# the measuring process's environment variables with this prefix reach its pool workers when
+# a pool turns to a workload (a worker started earlier did not inherit them): what a
+# workload's `prepare` left for its workers, e.g. the address of the io peer
+SHARED_ENV_PREFIX = "GILBENCH_SHARED_"
+
 # --- pool workers: the workload is imported once per worker, never per task -----------------
 
 _WORKER = {"name": None, "module": None, "error": None, "catalogue": None, "loaded": {}}
@@ -39,10 +44,19 @@ def worker_init(workload, catalogue):
     worker_load(workload)
 
 
-def worker_load(workload):
+def shared_environ():
+    """The variables a pool worker takes over from this process (SHARED_ENV_PREFIX)."""
+    return dict((key, value) for key, value in os.environ.items()
+                if key.startswith(SHARED_ENV_PREFIX))
+
+
+def worker_load(workload, shared=None):
     """Make `workload` the one this worker runs, importing it once (a shared pool's worker
     runs several workloads, one after the other; what the last one left behind is collected
-    first: PyPy does not see numpy's memory behind cpyext)."""
+    first: PyPy does not see numpy's memory behind cpyext); `shared`: the parent's
+    shared_environ()."""
+    for key, value in (shared or {}).items():
+        os.environ[str(key)] = str(value)
     if _WORKER["name"] not in (None, workload):
         gc.collect()
     _WORKER["name"] = workload
@@ -82,9 +96,9 @@ def task_unit(workload, size, index):
     return timed_unit(_WORKER["module"], size, index)
 
 
-def task_load(workload, pause):
+def task_load(workload, pause, shared=None):
     """Turn this worker to `workload`; the pause lets every worker take one such task."""
-    worker_load(workload)
+    worker_load(workload, shared)
     time.sleep(pause)
     return os.getpid(), _WORKER["error"]
 
@@ -142,8 +156,9 @@ class MultiprocessingPool(object):
         self.workload = None  # half turned: units refused (task_unit checks the name)
         pids = set()
         deadline = time.time() + WARM_TIMEOUT_S
+        shared = shared_environ()
         for _ in range(WARM_ROUNDS):
-            pending = [self.pool.apply_async(task_load, (workload, 0.02))
+            pending = [self.pool.apply_async(task_load, (workload, 0.02, shared))
                        for _ in range(self.processes)]
             for pid, error in self._collect(pending, deadline):
                 if error:
@@ -239,7 +254,8 @@ class SubprocessPool(object):
         if workload == self.workload:
             return
         self.workload = None  # half turned until every worker answered
-        answers = self._exchange([{"load": workload, "index": index}
+        shared = shared_environ()
+        answers = self._exchange([{"load": workload, "index": index, "environ": shared}
                                   for index in range(len(self.children))])
         for answer in answers:
             if not answer.get("ok"):
@@ -371,7 +387,7 @@ def _answer(line):
         if task.get("ping"):
             return task_ping(index)
         if task.get("load"):
-            worker_load(str(task["load"]))
+            worker_load(str(task["load"]), task.get("environ"))
             if _WORKER["error"]:
                 return {"index": index, "ok": False, "error": _WORKER["error"]}
             return {"index": index, "ok": True, "pid": os.getpid()}
@@ -387,8 +403,8 @@ def _answer(line):
 def serve(workload, catalogue):
     """--serve: import the workload once, then answer each stdin line -- {"size": S,
     "index": I} (a unit), {"ping": true, "index": I} (the empty task) or {"load": NAME,
-    "index": I} (import another workload, once, and run its units from now on) -- with one
-    JSON line."""
+    "index": I, "environ": {...}} (take over the parent's shared variables, import another
+    workload, once, and run its units from now on) -- with one JSON line."""
     worker_init(workload, catalogue)
     if _WORKER["error"]:
         emit({"ready": False, "pid": os.getpid(), "error": _WORKER["error"]})

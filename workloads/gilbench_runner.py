@@ -306,6 +306,20 @@ def take_warmup_budget(module, opts):
     return opts.warmup_seconds
 
 
+def prepare(module, part):
+    """The workload's own set-up in this process (``prepare()``, optional), before any cell and
+    any pool turns to it; a failure is logged and left to the cells, which record their own."""
+    hook = getattr(module, "prepare", None)
+    if hook is None:
+        return
+    try:
+        hook()
+    except KeyboardInterrupt:
+        raise
+    except:  # noqa: E722
+        log("preparing %s failed: %s" % (part.workload, current_error()))
+
+
 def calibrate(module, size, modes, part, opts):
     """(size for the scaling cells, measured unit seconds or None). Times one serial unit at the
     suite size after the warm-up; scales the size by ceil(min_unit_s / t), at most MAX_SCALE."""
@@ -607,6 +621,7 @@ def run_part(part, opts, positions):
     size = size if size is not None else int(module.DEFAULT_SIZE)
     pairs = part.pairs(module)
     modes = _unique([mode for mode, _ in pairs])
+    prepare(module, part)
     scaled_size, unit_s = calibrate(module, size, modes, part, opts)
     cells = plan_cells(pairs, size, scaled_size, unit_s)
     run = WorkloadRun(module, part, opts, positions=positions)

@@ -26,6 +26,10 @@ MODES = ("serial", "threads", "processes", "asyncio")
 
 _PEER = {}                   # this process's peer: "process", "address", "owner" (pid)
 _PEER_LOCK = threading.Lock()
+# "<pid>:<port>" of the peer the measuring process started, for its pool workers (inherited at
+# their start, or handed over when a pool turns to this workload: gilbench_pools): one peer for
+# every mode, instead of one interpreter more per worker (a JVM: seconds each)
+SHARED_PEER_ENV = "GILBENCH_SHARED_IO_PEER"
 
 
 # --- the peer (runs in its own interpreter) ---------------------------------------------------
@@ -99,7 +103,17 @@ def _start_peer():
         raise RuntimeError("io peer did not start within %d s (said %r)"
                            % (PEER_START_TIMEOUT_S, line[:200]))
     _PEER.update(process=process, address=("127.0.0.1", int(line)), owner=os.getpid())
+    os.environ[SHARED_PEER_ENV] = "%d:%s" % (os.getpid(), line)
     atexit.register(stop_peer)
+
+
+def _shared_peer():
+    """(host, port) of the peer of the process that started this one, or None: none is
+    shared, or the one named is this process's own (a peer that died is started again)."""
+    owner, _, port = os.environ.get(SHARED_PEER_ENV, "").partition(":")
+    if not port.isdigit() or owner == str(os.getpid()):
+        return None
+    return ("127.0.0.1", int(port))
 
 
 def _stop(process):
@@ -124,12 +138,23 @@ def stop_peer():
 
 
 def peer_address():
-    """(host, port) of this process's peer, started on the first call (an untimed warm-up)."""
+    """(host, port) of this process's peer: its own, else the one its parent shares, else one
+    started now (on the first call: `prepare` or an untimed warm-up)."""
     with _PEER_LOCK:
-        if "address" not in _PEER or _PEER["process"].poll() is not None:
-            _PEER.clear()
-            _start_peer()
+        if _PEER.get("owner") == os.getpid() and _PEER["process"].poll() is None:
+            return _PEER["address"]
+        shared = _shared_peer()
+        if shared is not None:
+            return shared
+        _PEER.clear()            # a dead peer, or a forked child's copy of its parent's
+        _start_peer()
         return _PEER["address"]
+
+
+def prepare():
+    """Start the peer in the measuring process before any pool turns to this workload, so that
+    every pool worker shares it."""
+    peer_address()
 
 
 def unit(size, index):

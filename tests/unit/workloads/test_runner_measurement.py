@@ -567,3 +567,60 @@ def test_ironpython_goes_straight_to_the_subprocess_pool(monkeypatch):
         assert pool.kind == "subprocess" and reason == "multiprocessing is not supported on IronPython"
     finally:
         pools.close()
+
+
+@pytest.fixture
+def shared_io_peer(monkeypatch):
+    """The io peer of this (measuring) process, as `prepare` starts it; stopped afterwards."""
+    io = common.load_workload("io", common.discover())
+    monkeypatch.delenv(io.SHARED_PEER_ENV, raising=False)
+    io.prepare()
+    yield io
+    io.stop_peer()
+
+
+@pytest.mark.parametrize("kind", ["multiprocessing", "subprocess"])
+def test_pool_workers_started_before_the_io_peer_answer_through_it(kind, shared_io_peer):
+    io = shared_io_peer
+    assert os.environ[io.SHARED_PEER_ENV] == f"{os.getpid()}:{io._PEER['address'][1]}"
+    pool = pools_module.Pools(2).get(kind, "cpu", common.discover(), 2)[0]  # before the peer
+    try:
+        pool.use("io")  # hands the address over
+        ok = pool.run(2, 2)
+        assert all(a["ok"] for a in ok) and [a["checksum"] for a in ok] == [
+            io.unit(2, 0), io.unit(2, 1)
+        ]
+        io.stop_peer()  # the workers started no peer of their own: now they have none
+        gone = pool.run(2, 2)
+    finally:
+        pool.close()
+    assert not any(a["ok"] for a in gone)
+    assert all("refused" in a["error"].lower() for a in gone)
+
+
+def test_a_forked_or_started_child_uses_its_parents_peer_and_its_own_when_it_has_none(
+    monkeypatch,
+):
+    io = common.load_workload("io", common.discover())
+    monkeypatch.setenv(io.SHARED_PEER_ENV, "1:4567")  # a parent's peer
+    assert io._shared_peer() == ("127.0.0.1", 4567)
+    monkeypatch.setenv(io.SHARED_PEER_ENV, f"{os.getpid()}:4567")  # its own, which died
+    assert io._shared_peer() is None
+    monkeypatch.setenv(io.SHARED_PEER_ENV, "")
+    assert io._shared_peer() is None
+
+
+def test_a_workloads_prepare_runs_once_before_its_cells_and_a_failure_is_left_to_them(capsys):
+    calls = []
+
+    class Prepared:
+        @staticmethod
+        def prepare():
+            calls.append("prepare")
+            raise OSError("no peer")
+
+    opts = runner.parse_args(["--workload", "io"])
+    runner.prepare(Prepared, opts.parts[0])
+    assert calls == ["prepare"]
+    assert "preparing io failed: OSError: no peer" in capsys.readouterr().err
+    runner.prepare(object(), opts.parts[0])  # a workload without the hook
