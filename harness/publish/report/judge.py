@@ -36,11 +36,12 @@ CONVOY_INFLATION = 2.0
 # the interval: all of it above -> "needs warm-up", all below -> "yes", else "inconclusive".
 WARMUP_NOTABLE = 1.5
 # Units run side by side that each take at least this much longer than one alone, while
-# CPU/wall shows the CPUs busy, slowed each other down: shared caches or memory bandwidth, or
-# vCPUs that are SMT siblings of one host core (which a VM cannot see). Said beside the
-# speedup, since it explains a low one as a fact about the machine, not about the runtime.
-# (A real run, 20261205T213731Z: GIL-CPython cpu units ran 1.40-1.52x slower at 2 processes,
-# CPU/wall 1.9, the free-threaded build's 1.06x.)
+# CPU/wall shows the CPUs busy, slowed each other down. Said beside the speedup because it
+# explains a low one; the cause is not known from the cell alone: contention inside the
+# runtime (shared refcounts: cpython-3.13t alloc_shared 1.34x in 20261206T121645Z; a JIT's or
+# collector's own threads) or the machine (shared caches, memory bandwidth, SMT siblings a VM
+# cannot see: GIL-CPython cpu units 1.40-1.52x slower at 2 processes in 20261205T213731Z,
+# 1.0x on the next day's host).
 UNIT_SLOWDOWN_NOTABLE = 1.15
 
 YES, PARTLY, NO, INCONCLUSIVE, WARN, INFO = "✅", "🟡", "❌", "❔", "⚠️", "ℹ️"
